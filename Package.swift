@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+// The layout follows ../shared/DESIGN.md: dependencies point down only.
+//   ftpfs (CLI) → MountOptions, FTPFileSystem, FuseBridge
+//   FTPFileSystem → FTPClient, BlockCache, FuseBridge (for the file system protocol it implements)
+//   FuseBridge → CFuse;  FTPClient → FTPProtocol
+import PackageDescription
+
+let package = Package(
+    name: "ftpfs",
+    products: [
+        .executable(name: "ftpfs", targets: ["ftpfs"]),
+        .library(name: "FTPClient", targets: ["FTPClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Pure parsing and formatting of the FTP protocol. Standard library only.
+        .target(name: "FTPProtocol"),
+        // Sockets, control and data connections, the connection pool.
+        .target(
+            name: "FTPClient",
+            dependencies: ["FTPProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Fixed-size block cache with an LRU memory budget.
+        .target(name: "BlockCache"),
+        // The only place FUSE_USE_VERSION is chosen.
+        .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
+        // Swift adapter over libfuse3's high-level API.
+        .target(name: "FuseBridge", dependencies: ["CFuse"]),
+        // FUSE semantics over FTP.
+        .target(
+            name: "FTPFileSystem",
+            dependencies: [
+                "FTPClient", "BlockCache", "FuseBridge",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // URL, -o options and netrc: pure, so the CLI stays thin and testable.
+        .target(name: "MountOptions", dependencies: ["FTPProtocol"]),
+        .executableTarget(
+            name: "ftpfs",
+            dependencies: [
+                "MountOptions", "FTPFileSystem", "FuseBridge", "FTPClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Starts real FTP servers (pyftpdlib, vsftpd) on loopback for the tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "FTPProtocolTests", dependencies: ["FTPProtocol"]),
+        .testTarget(name: "MountOptionsTests", dependencies: ["MountOptions"]),
+        .testTarget(name: "FTPClientTests", dependencies: ["FTPClient", "TestSupport"]),
+        .testTarget(name: "FTPFileSystemTests", dependencies: ["FTPFileSystem", "TestSupport"]),
+        .testTarget(name: "MountTests", dependencies: ["TestSupport"]),
+    ]
+)
