@@ -74,9 +74,10 @@ extension StringProtocol {
     /// Drops the given characters from both ends (Foundation-free).
     func trimmingCharacters(in set: String) -> Substring {
         let characters = Set(set)
-        let sub = self[...]
-        guard let first = sub.firstIndex(where: { !characters.contains($0) }) else { return sub[sub.endIndex...] }
-        let last = sub.lastIndex(where: { !characters.contains($0) })!
-        return Substring(sub[first...last])
+        let whole = Substring(self)
+        guard let first = whole.firstIndex(where: { !characters.contains($0) }),
+            let last = whole.lastIndex(where: { !characters.contains($0) })
+        else { return whole[whole.endIndex...] }
+        return whole[first...last]
     }
 }
