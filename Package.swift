@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // The layout follows ../shared/DESIGN.md: dependencies point down only.
 //   ftpfs (CLI) → MountOptions, FTPFileSystem, FuseBridge
-//   FTPFileSystem → FTPClient, BlockCache, FuseBridge (for the file system protocol it implements)
+//   FTPFileSystem → FTPClient, FuseBridge (for the file system protocol it implements)
 //   FuseBridge → CFuse;  FTPClient → FTPProtocol
 import PackageDescription
 
@@ -18,13 +18,13 @@ let package = Package(
     targets: [
         // Pure parsing and formatting of the FTP protocol. Standard library only.
         .target(name: "FTPProtocol"),
+        // A condition lock and a monotonic clock, shared by the client and the file system.
+        .target(name: "ThreadSupport"),
         // Sockets, control and data connections, the connection pool.
         .target(
             name: "FTPClient",
-            dependencies: ["FTPProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FTPProtocol", "ThreadSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        // Fixed-size block cache with an LRU memory budget.
-        .target(name: "BlockCache"),
         // The only place FUSE_USE_VERSION is chosen.
         .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
         // Swift adapter over libfuse3's high-level API.
@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "FTPFileSystem",
             dependencies: [
-                "FTPClient", "BlockCache", "FuseBridge",
+                "FTPClient", "FuseBridge", "ThreadSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

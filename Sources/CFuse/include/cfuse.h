@@ -1,1 +1,37 @@
+// The C side of the FUSE bridge: the only place FUSE_USE_VERSION is chosen.
+//
+// Swift cannot call libfuse's versioned symbols (fuse_new and fuse_loop_mt are macros that pick
+// a symbol per FUSE_USE_VERSION), nor reach the bitfields of fuse_file_info reliably, so those
+// go through these small wrappers. Everything else Swift calls directly.
 #pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse3/fuse.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+// fuse_new with argv[0..argc); argv stays owned by the caller and must outlive the fuse object.
+struct fuse *cfuse_new(int argc, char **argv, const struct fuse_operations *operations, void *private_data);
+
+// fuse_loop_mt with a loop configuration; max_threads/max_idle_threads <= 0 keep libfuse's defaults.
+int cfuse_loop_mt(struct fuse *fuse, int clone_fd, int max_threads, int max_idle_threads);
+
+// The private_data given to cfuse_new, from inside a callback.
+void *cfuse_private_data(void);
+
+// The caller of the current request.
+uid_t cfuse_context_uid(void);
+gid_t cfuse_context_gid(void);
+pid_t cfuse_context_pid(void);
+
+void cfuse_file_info_set_keep_cache(struct fuse_file_info *info, int value);
+void cfuse_file_info_set_direct_io(struct fuse_file_info *info, int value);
+void cfuse_file_info_set_nonseekable(struct fuse_file_info *info, int value);
+
+// Asks the kernel for up to `bytes` per read request where it supports it (max_pages).
+void cfuse_conn_request_large_io(struct fuse_conn_info *conn, unsigned bytes);
+
+// UTIME_NOW and UTIME_OMIT are macros with casts that Swift does not import.
+static const long cfuse_utime_now = UTIME_NOW;
+static const long cfuse_utime_omit = UTIME_OMIT;

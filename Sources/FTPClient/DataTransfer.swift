@@ -1,0 +1,150 @@
+import FTPProtocol
+
+/// An open data transfer (RETR, LIST, MLSD, STOR, APPE) and the session it occupies.
+///
+/// The transfer ends in one of two ways. `finish()` (or reading to the end) reads the server's
+/// final reply and fails unless it is 2xx; `abort()` stops early and resynchronises the control
+/// connection so that no stale reply is ever read as the answer to a later command.
+public final class DataTransfer {
+    public let session: FTPSession
+    public let command: Command
+    private var data: (any ByteStream)?
+    private var completion: Reply?
+    public private(set) var bytesTransferred: UInt64 = 0
+
+    init(session: FTPSession, data: (any ByteStream)?, command: Command, completed: Reply?) {
+        self.session = session
+        self.data = data
+        self.command = command
+        self.completion = completed
+    }
+
+    deinit {
+        if completion == nil { _ = abort() }
+    }
+
+    /// Whether the server's final reply has been read (or the transfer was aborted).
+    public var isFinished: Bool { completion != nil }
+
+    /// Reads the next bytes of a download. Returns 0 once the server closed the data connection
+    /// and confirmed the transfer; throws when the server reports the transfer failed.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FTPError) -> Int {
+        guard let stream = data else { return 0 }
+        let count: Int
+        do {
+            count = try stream.read(into: buffer)
+        } catch {
+            failDataConnection()
+            throw error
+        }
+        if count == 0 {
+            try finish()
+            return 0
+        }
+        bytesTransferred += UInt64(count)
+        return count
+    }
+
+    /// Reads everything up to the end of the transfer (listings), at most `limit` bytes.
+    public func readToEnd(limit: Int) throws(FTPError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try chunk.withUnsafeMutableBytesTyped { (raw) throws(FTPError) -> Int in try read(into: raw) }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+            if result.count > limit {
+                _ = abort()
+                throw .protocolViolation("\(command.verb) sent more than \(limit) bytes")
+            }
+        }
+    }
+
+    /// Writes bytes of an upload.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError) {
+        guard let stream = data else {
+            throw .protocolViolation("write on a finished transfer")
+        }
+        do {
+            try stream.write(bytes)
+        } catch {
+            failDataConnection()
+            throw error
+        }
+        bytesTransferred += UInt64(bytes.count)
+    }
+
+    /// Closes the data connection (for uploads, this marks the end of the file) and reads the
+    /// server's verdict. Throws `.reply` unless it is 2xx.
+    @discardableResult
+    public func finish() throws(FTPError) -> Reply {
+        if let completion {
+            return try verdict(completion)
+        }
+        if let stream = data {
+            if let socket = stream as? Socket { socket.shutdownWrite() }
+            stream.close()
+            data = nil
+        }
+        session.transferInProgress = false
+        let reply: Reply
+        do {
+            reply = try session.readTransferCompletion(for: command)
+        } catch {
+            completion = Reply(code: .connectionClosedTransferAborted, lines: ["426 \(error)"])
+            throw error
+        }
+        completion = reply
+        return try verdict(reply)
+    }
+
+    private func verdict(_ reply: Reply) throws(FTPError) -> Reply {
+        guard reply.code.isPositiveCompletion else {
+            throw .reply(command: command.loggable, reply: reply)
+        }
+        return reply
+    }
+
+    /// Stops the transfer early. Returns whether the session is back in step and can be reused.
+    ///
+    /// Closing the data connection makes the server's next write fail, and servers then send one
+    /// final reply: 426 or 451 usually, 226 when everything was already sent, 450 or 550 on some.
+    /// A NOOP afterwards proves the reply stream is back in step: anything but its 200 before a
+    /// short deadline means the session is closed rather than trusted.
+    @discardableResult
+    public func abort() -> Bool {
+        guard completion == nil else { return session.isUsable }
+        completion = Reply(code: .connectionClosedTransferAborted, lines: ["426 aborted by client"])
+        data?.close()
+        data = nil
+        session.transferInProgress = false
+        guard session.isUsable else { return false }
+        do {
+            try session.withReplyTimeout(5) { () throws(FTPError) in
+                let final = try session.readTransferCompletion(for: command)
+                session.logger.debug("transfer of \(command.loggable) aborted: \(final.lines.first ?? "")")
+                try session.control.send(.noop)
+                // A server may send one more reply for the aborted transfer before the NOOP's 200.
+                for _ in 0..<3 {
+                    let reply = try session.readTransferCompletion(for: .noop)
+                    if reply.code == .commandOK { return }
+                }
+                throw FTPError.protocolViolation("no NOOP reply after aborting \(command.verb)")
+            }
+        } catch {
+            session.logger.debug("closing the session after an unclean abort: \(error)")
+            session.close()
+            return false
+        }
+        return true
+    }
+
+    private func failDataConnection() {
+        data?.close()
+        data = nil
+        completion = Reply(code: .connectionClosedTransferAborted, lines: ["426 data connection failed"])
+        session.transferInProgress = false
+        // The server's final reply may or may not come; the session's state is uncertain.
+        session.close()
+    }
+}

@@ -1,0 +1,439 @@
+import FTPProtocol
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One logged-in control connection and the commands that run on it.
+///
+/// A session is used by one thread at a time; the `ConnectionPool` hands it out. While a data
+/// transfer is open (`DataTransfer`), the session can run no other command.
+public final class FTPSession: @unchecked Sendable {
+    public let configuration: ClientConfiguration
+    /// What the pool has learned about the server, shared by all its sessions.
+    public let capabilities: ServerCapabilities
+    public let logger: Logger
+    let control: ControlConnection
+    public private(set) var features = FeatureSet()
+    /// The directory the server put us in after login (PWD).
+    public private(set) var homeDirectory = "/"
+    /// False once the connection failed or fell out of step with the server; the pool then
+    /// closes it instead of reusing it.
+    public internal(set) var isUsable = true
+    /// Set while a `DataTransfer` holds the session.
+    var transferInProgress = false
+
+    private init(configuration: ClientConfiguration, capabilities: ServerCapabilities,
+                 control: ControlConnection, logger: Logger)
+    {
+        self.configuration = configuration
+        self.capabilities = capabilities
+        self.control = control
+        self.logger = logger
+    }
+
+    deinit { control.close() }
+
+    /// Connects, reads the greeting, logs in, reads FEAT and sets up binary transfers.
+    public static func connect(configuration: ClientConfiguration,
+                               capabilities: ServerCapabilities = ServerCapabilities(),
+                               logger: Logger) throws(FTPError) -> FTPSession
+    {
+        let socket = try Socket.connect(host: configuration.host, port: configuration.port,
+                                        connectTimeout: configuration.connectTimeout,
+                                        ioTimeout: configuration.timeout)
+        socket.setNoDelay()
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "conn"] = "\(socket.local.port)"
+        let control = ControlConnection(socket: socket, logger: sessionLogger, codec: configuration.nameCodec)
+        let session = FTPSession(configuration: configuration, capabilities: capabilities,
+                                 control: control, logger: sessionLogger)
+        do {
+            try session.readGreeting()
+            try session.logIn()
+            try session.negotiate()
+        } catch {
+            session.isUsable = false
+            throw error
+        }
+        return session
+    }
+
+    /// The address of the server as connected (numeric), used for passive data connections.
+    public var peerAddress: SocketAddress { control.socket.peer }
+
+    // MARK: - Login
+
+    private func readGreeting() throws(FTPError) {
+        while true {
+            let reply = try control.readReply()
+            switch reply.code.rawValue {
+            case 120: continue  // "service ready in nnn minutes": a 220 follows
+            case 220: return
+            case 421: throw .serviceUnavailable(reply)
+            default: throw .protocolViolation("unexpected greeting: \(reply.lines.joined(separator: " / "))")
+            }
+        }
+    }
+
+    private func logIn() throws(FTPError) {
+        let userReply = try execute(.user(configuration.user))
+        switch userReply.code.rawValue {
+        case 230: return
+        case 331:
+            break
+        case 421:
+            throw .serviceUnavailable(userReply)
+        default:
+            throw .loginFailed(userReply)
+        }
+        let passReply = try execute(.pass(configuration.password.value))
+        switch passReply.code.rawValue {
+        case 230, 202: return
+        case 421: throw .serviceUnavailable(passReply)
+        default: throw .loginFailed(passReply)
+        }
+    }
+
+    private func negotiate() throws(FTPError) {
+        let featReply = try execute(.feat)
+        features = FeatureSet(featReply: featReply)
+        if features.supportsUTF8, configuration.nameCodec.isUTF8 {
+            // Some servers (IIS, old ProFTPD) only send UTF-8 names after this; failure is harmless.
+            _ = try execute(.opts("UTF8 ON"))
+        }
+        _ = try expect(.type("I"), { $0.isPositiveCompletion })
+        let pwdReply = try execute(.pwd)
+        if pwdReply.code == .pathnameCreated, let path = FTPPath.parse257(pwdReply.text), path.hasPrefix("/") {
+            homeDirectory = FTPPath.normalize(path)
+        }
+    }
+
+    // MARK: - Commands
+
+    /// Sends a command and reads its reply. A connection-level failure marks the session unusable;
+    /// a 421 at any time means the server is closing the session.
+    @discardableResult
+    public func execute(_ command: Command) throws(FTPError) -> Reply {
+        precondition(!transferInProgress, "a session with an open transfer cannot run \(command.verb)")
+        do throws(FTPError) {
+            try control.send(command)
+            let reply = try control.readReply()
+            if reply.code == .serviceNotAvailable {
+                isUsable = false
+                throw FTPError.serviceUnavailable(reply)
+            }
+            return reply
+        } catch {
+            if error.isConnectionLost { isUsable = false }
+            throw error
+        }
+    }
+
+    /// Runs a command and throws `.reply` unless `accept` takes the reply's code.
+    @discardableResult
+    public func expect(_ command: Command, _ accept: (ReplyCode) -> Bool) throws(FTPError) -> Reply {
+        let reply = try execute(command)
+        guard accept(reply.code) else { throw .reply(command: command.loggable, reply: reply) }
+        return reply
+    }
+
+    public func noop() throws(FTPError) {
+        try expect(.noop, { $0.isPositiveCompletion })
+    }
+
+    public func changeDirectory(_ path: String) throws(FTPError) {
+        try expect(.cwd(path), { $0.isPositiveCompletion })
+    }
+
+    /// SIZE (RFC 3659) of a file in binary mode.
+    public func size(of path: String) throws(FTPError) -> UInt64 {
+        let reply = try expect(.size(path), { $0 == .fileStatus })
+        guard let size = UInt64(reply.text.trimmingASCIISpaces()) else {
+            throw .protocolViolation("SIZE reply without a number: \(reply.lines.first ?? "")")
+        }
+        return size
+    }
+
+    /// MDTM (RFC 3659): the modification time in UTC.
+    public func modificationTime(of path: String) throws(FTPError) -> FTPTimestamp {
+        let reply = try expect(.mdtm(path), { $0 == .fileStatus })
+        guard let time = FTPTimestamp.parseTimeVal(reply.text.trimmingASCIISpaces()) else {
+            throw .protocolViolation("MDTM reply without a time: \(reply.lines.first ?? "")")
+        }
+        return time
+    }
+
+    /// MLST (RFC 3659): the facts of one path. The entry's name is the path's last component.
+    public func machineListing(of path: String) throws(FTPError) -> ListingEntry {
+        let reply = try expect(.mlst(path), { $0 == .fileActionOK })
+        guard var entry = MLSDParser.parseMLSTReply(reply) else {
+            throw .protocolViolation("MLST reply without facts: \(reply.lines.joined(separator: " / "))")
+        }
+        entry.name = FTPPath.lastComponent(FTPPath.normalize(path))
+        return entry
+    }
+
+    /// Closes the session politely. Errors are ignored: the connection is going away anyway.
+    public func quit() {
+        if isUsable && !transferInProgress {
+            _ = try? execute(.quit)
+        }
+        isUsable = false
+        control.close()
+    }
+
+    /// Drops the connection without a word (after a timeout or when its state is uncertain).
+    public func close() {
+        isUsable = false
+        control.close()
+    }
+
+    // MARK: - Listings
+
+    /// The entries of a directory: MLSD when the server offers it, LIST otherwise.
+    ///
+    /// The session first changes into the directory and lists it without an argument: some
+    /// servers glob the LIST argument or read `-x` as options, so a directory named `[a]` or
+    /// `-l` would list wrongly.
+    public func list(directory path: String) throws(FTPError) -> DirectoryListing {
+        try changeDirectory(path)
+        if useMLSD {
+            do {
+                return try transferListing(command: .mlsd(), machine: true)
+            } catch let error where Self.isUnsupported(error) {
+                logger.info("server advertises MLST but refused MLSD (\(error)); using LIST from now on")
+                capabilities.update { $0.mlsdRefused = true }
+            }
+        }
+        let wantHidden: Bool = switch configuration.listHiddenFiles {
+        case .always: true
+        case .never: false
+        case .auto: !capabilities.snapshot.listDashARefused
+        }
+        if wantHidden {
+            do {
+                return try transferListing(command: .list("-a"), machine: false)
+            } catch let error where Self.isUnsupported(error) && configuration.listHiddenFiles == .auto {
+                logger.info("server refused LIST -a (\(error)); listing without hidden files")
+                capabilities.update { $0.listDashARefused = true }
+            }
+        }
+        return try transferListing(command: .list(), machine: false)
+    }
+
+    private var useMLSD: Bool {
+        switch configuration.listingCommand {
+        case .mlsd: true
+        case .list: false
+        case .auto: features.supportsMLST && !capabilities.snapshot.mlsdRefused
+        }
+    }
+
+    /// 500/501/502/504 (and 550 for an option taken as a file name): the server does not do this.
+    static func isUnsupported(_ error: FTPError) -> Bool {
+        guard case .reply(_, let reply) = error else { return false }
+        return [500, 501, 502, 504, 550].contains(reply.code.rawValue)
+    }
+
+    private func transferListing(command: Command, machine: Bool) throws(FTPError) -> DirectoryListing {
+        let transfer = try startTransfer(command)
+        let data = try transfer.readToEnd(limit: 512 * 1024 * 1024)
+        let final = try transfer.finish()
+        var lines: [String] = []
+        var undecodable = 0
+        var lineStart = data.startIndex
+        for index in data.indices where data[index] == 0x0A {
+            var lineEnd = index
+            if lineEnd > lineStart, data[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            appendLine(data[lineStart..<lineEnd], to: &lines, undecodable: &undecodable)
+            lineStart = index + 1
+        }
+        if lineStart < data.endIndex {
+            appendLine(data[lineStart..<data.endIndex], to: &lines, undecodable: &undecodable)
+        }
+        if undecodable > 0 {
+            logger.notice("\(undecodable) listing line(s) could not be decoded from the server's encoding and were skipped")
+        }
+        let result = machine ? MLSDParser.parse(lines: lines)
+            : ListParser(now: FTPTimestamp.now()).parse(lines: lines)
+        for line in result.skipped {
+            logger.debug("skipped listing line: \(line)")
+        }
+        let truncated = ListingCompletion.isTruncated(final)
+        if truncated {
+            logger.warning("the server cut the listing short: \(final.lines.joined(separator: " / "))")
+        }
+        return DirectoryListing(entries: result.entries, isTruncated: truncated, skippedLines: result.skipped)
+    }
+
+    private func appendLine(_ bytes: ArraySlice<UInt8>, to lines: inout [String], undecodable: inout Int) {
+        guard !bytes.isEmpty else { return }
+        if let line = configuration.nameCodec.decode(bytes) {
+            lines.append(line)
+        } else {
+            undecodable += 1
+        }
+    }
+
+    // MARK: - Transfers
+
+    /// Starts a download of `path` from byte `offset` (REST when not 0).
+    public func retrieve(_ path: String, from offset: UInt64 = 0) throws(FTPError) -> DataTransfer {
+        try startTransfer(.retr(path), restartAt: offset)
+    }
+
+    /// Opens a data connection, sends `command` and waits for the server's go-ahead (1xx).
+    /// The returned transfer owns the session until it is finished or aborted.
+    public func startTransfer(_ command: Command, restartAt offset: UInt64 = 0) throws(FTPError) -> DataTransfer {
+        let pending = try prepareDataConnection()
+        var data: (any ByteStream)?
+        do throws(FTPError) {
+            if case .connected(let socket) = pending { data = socket }
+            if offset > 0 {
+                try expect(.rest(offset), { $0 == .fileActionPending })
+            }
+            let reply = try execute(command)
+            if reply.code.isPositiveCompletion {
+                // Some servers answer an empty listing with 226 straight away, without a 1xx.
+                data?.close()
+                return DataTransfer(session: self, data: nil, command: command, completed: reply)
+            }
+            guard reply.code.isPositivePreliminary else {
+                throw FTPError.reply(command: command.loggable, reply: reply)
+            }
+            let stream = try establish(pending)
+            data = stream
+            transferInProgress = true
+            return DataTransfer(session: self, data: stream, command: command, completed: nil)
+        } catch {
+            data?.close()
+            throw error
+        }
+    }
+
+    enum PendingDataConnection {
+        case connected(Socket)
+    }
+
+    /// Passive mode: EPSV (RFC 2428), falling back to PASV when the server refuses it.
+    ///
+    /// The data connection always goes to the control connection's peer address: a PASV reply
+    /// often names a private or otherwise unroutable address (a server behind NAT), and connecting
+    /// anywhere else than the server we logged in to would let a server bounce us to a third host.
+    private func prepareDataConnection() throws(FTPError) -> PendingDataConnection {
+        let peer = control.socket.peer
+        if !configuration.disableEPSV && !capabilities.snapshot.epsvRefused {
+            let reply = try execute(.epsv)
+            if reply.code == .enteringExtendedPassiveMode, let port = PassiveReply.parseEPSV(reply.text) {
+                return .connected(try connectData(SocketAddress(host: peer.host, port: port)))
+            }
+            if reply.code.isPermanentNegative {
+                logger.info("server refused EPSV (\(reply.lines.first ?? "")); using PASV from now on")
+                capabilities.update { $0.epsvRefused = true }
+            } else {
+                throw .reply(command: "EPSV", reply: reply)
+            }
+        }
+        if peer.isIPv6 {
+            throw .protocolViolation("the server refused EPSV, and PASV cannot work over IPv6")
+        }
+        let reply = try expect(.pasv, { $0 == .enteringPassiveMode })
+        guard let (host, port) = PassiveReply.parsePASV(reply.text) else {
+            throw .protocolViolation("cannot read PASV reply: \(reply.lines.first ?? "")")
+        }
+        if host != peer.host {
+            logger.debug("PASV named \(host); connecting to the control connection's address \(peer.host) instead")
+        }
+        return .connected(try connectData(SocketAddress(host: peer.host, port: port)))
+    }
+
+    private func connectData(_ address: SocketAddress) throws(FTPError) -> Socket {
+        do {
+            return try Socket.connect(to: address, connectTimeout: configuration.connectTimeout,
+                                      ioTimeout: configuration.timeout)
+        } catch {
+            // The server is now waiting for a data connection that will not come: resynchronise
+            // by discarding this session rather than guessing which reply comes next.
+            isUsable = false
+            throw error
+        }
+    }
+
+    private func establish(_ pending: PendingDataConnection) throws(FTPError) -> any ByteStream {
+        switch pending {
+        case .connected(let socket): socket
+        }
+    }
+
+    /// Reads the reply that ends a transfer (after the data connection closed).
+    func readTransferCompletion(for command: Command) throws(FTPError) -> Reply {
+        do throws(FTPError) {
+            let reply = try control.readReply()
+            if reply.code == .serviceNotAvailable {
+                isUsable = false
+                throw FTPError.serviceUnavailable(reply)
+            }
+            return reply
+        } catch {
+            if error.isConnectionLost { isUsable = false }
+            throw error
+        }
+    }
+
+    /// Temporarily shortens the reply timeout (draining an aborted transfer).
+    func withReplyTimeout<T>(_ seconds: Double, _ body: () throws(FTPError) -> T) throws(FTPError) -> T {
+        control.socket.setTimeout(min(seconds, configuration.timeout))
+        defer { control.socket.setTimeout(configuration.timeout) }
+        return try body()
+    }
+}
+
+/// A directory's entries as one listing returned them.
+public struct DirectoryListing: Sendable {
+    public var entries: [ListingEntry]
+    /// The server said it cut the listing short.
+    public var isTruncated: Bool
+    /// Lines no parser understood.
+    public var skippedLines: [String]
+}
+
+/// What the client has learned about a server: shared by every session of a pool, so one
+/// refusal (EPSV, MLSD, `LIST -a`) is not repeated on every new connection.
+public final class ServerCapabilities: Sendable {
+    public struct State: Sendable {
+        public var epsvRefused = false
+        public var mlsdRefused = false
+        public var listDashARefused = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var snapshot: State { state.withLock { $0 } }
+
+    public func update(_ change: (inout State) -> Void) {
+        state.withLock { change(&$0) }
+    }
+}
+
+extension FTPTimestamp {
+    /// The current wall-clock time.
+    public static func now() -> FTPTimestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return FTPTimestamp(seconds: Int64(time.tv_sec), nanoseconds: Int32(time.tv_nsec))
+    }
+}
+
+extension String {
+    func trimmingASCIISpaces() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,266 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// A byte stream the control and data connections run over: a plain TCP socket, or TLS on top
+/// of one. Blocking calls, bounded by the stream's timeout.
+public protocol ByteStream: AnyObject {
+    /// Reads up to `buffer.count` bytes; 0 means the peer closed its side.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(FTPError) -> Int
+    /// Writes every byte or throws.
+    func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError)
+    /// Closes the stream. Safe to call more than once.
+    func close()
+    /// Wakes a read or write blocked in another thread (it then fails); used to abort transfers.
+    func shutdown()
+}
+
+extension ByteStream {
+    public func write(_ bytes: [UInt8]) throws(FTPError) {
+        let outcome: Result<Void, FTPError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(FTPError) in try write(raw) }
+        }
+        try outcome.get()
+    }
+}
+
+/// A numeric socket address: what `getnameinfo(NI_NUMERICHOST)` prints, and the port.
+public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    public var isIPv6: Bool { host.contains(":") }
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    init?(_ storage: UnsafePointer<sockaddr>, length: socklen_t) {
+        var hostBuffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var portBuffer = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let status = getnameinfo(storage, length, &hostBuffer, socklen_t(hostBuffer.count),
+                                 &portBuffer, socklen_t(portBuffer.count), NI_NUMERICHOST | NI_NUMERICSERV)
+        guard status == 0 else { return nil }
+        host = String(decoding: hostBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        port = UInt16(String(decoding: portBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)) ?? 0
+    }
+}
+
+/// A blocking TCP socket whose reads and writes give up after `timeout` seconds.
+///
+/// Timeouts use SO_RCVTIMEO/SO_SNDTIMEO rather than poll before each call: one system call per
+/// read on the data path, which matters at a gigabyte per second.
+public final class Socket: ByteStream, @unchecked Sendable {
+    public let descriptor: Int32
+    public let peer: SocketAddress
+    public let local: SocketAddress
+    private let closed = Atomic<Bool>(false)
+
+    private init(descriptor: Int32, peer: SocketAddress, local: SocketAddress) {
+        self.descriptor = descriptor
+        self.peer = peer
+        self.local = local
+    }
+
+    deinit { close() }
+
+    /// Resolves `host` (IPv4 or IPv6) and connects to the first address that answers within
+    /// `connectTimeout`. Reads and writes then time out after `ioTimeout`.
+    public static func connect(host: String, port: UInt16, connectTimeout: Double,
+                               ioTimeout: Double) throws(FTPError) -> Socket
+    {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG
+        var list: UnsafeMutablePointer<addrinfo>?
+        var status = getaddrinfo(host, String(port), &hints, &list)
+        if status == EAI_NONAME || status == -9 /* EAI_ADDRFAMILY, a glibc extension */ {
+            // AI_ADDRCONFIG hides ::1 on hosts with only loopback IPv6; ask again without it.
+            hints.ai_flags = AI_NUMERICSERV
+            status = getaddrinfo(host, String(port), &hints, &list)
+        }
+        guard status == 0, let first = list else {
+            let reason = status == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(status))
+            throw .hostNotFound(host: host, reason: reason)
+        }
+        defer { freeaddrinfo(list) }
+        var lastError: FTPError = .hostNotFound(host: host, reason: "no usable address")
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            cursor = info.pointee.ai_next
+            do {
+                return try connect(address: info.pointee.ai_addr, length: info.pointee.ai_addrlen,
+                                   family: info.pointee.ai_family, connectTimeout: connectTimeout,
+                                   ioTimeout: ioTimeout)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// Connects to a numeric address (the data connection of passive mode).
+    public static func connect(to address: SocketAddress, connectTimeout: Double,
+                               ioTimeout: Double) throws(FTPError) -> Socket
+    {
+        try connect(host: address.host, port: address.port, connectTimeout: connectTimeout,
+                    ioTimeout: ioTimeout)
+    }
+
+    private static func connect(address: UnsafePointer<sockaddr>, length: socklen_t, family: Int32,
+                                connectTimeout: Double, ioTimeout: Double) throws(FTPError) -> Socket
+    {
+        let target = SocketAddress(address, length: length)?.description ?? "?"
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .io(errno: errno, context: "socket") }
+        var keep = false
+        defer { if !keep { Glibc.close(fd) } }
+
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        if Glibc.connect(fd, address, length) != 0 {
+            let code = errno
+            guard code == EINPROGRESS else { throw connectError(code, target: target) }
+            var pollDescriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let deadline = Deadline(after: connectTimeout)
+            while true {
+                let ready = poll(&pollDescriptor, 1, deadline.remainingMilliseconds)
+                if ready > 0 { break }
+                if ready == 0 { throw .timedOut("connecting to \(target) after \(connectTimeout) s") }
+                if errno != EINTR { throw .io(errno: errno, context: "connecting to \(target)") }
+            }
+            var socketError: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &socketError, &size)
+            if socketError != 0 { throw connectError(socketError, target: target) }
+        }
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        setTimeouts(fd, seconds: ioTimeout)
+
+        var peerStorage = sockaddr_storage()
+        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        var localStorage = sockaddr_storage()
+        var localLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let peer = withUnsafeMutablePointer(to: &peerStorage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                getpeername(fd, address, &peerLength) == 0 ? SocketAddress(address, length: peerLength) : nil
+            }
+        }
+        let local = withUnsafeMutablePointer(to: &localStorage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                getsockname(fd, address, &localLength) == 0 ? SocketAddress(address, length: localLength) : nil
+            }
+        }
+        keep = true
+        return Socket(descriptor: fd, peer: peer ?? SocketAddress(host: "?", port: 0),
+                      local: local ?? SocketAddress(host: "?", port: 0))
+    }
+
+    private static func connectError(_ code: Int32, target: String) -> FTPError {
+        switch code {
+        case ECONNREFUSED: .connectionRefused(address: target)
+        case ETIMEDOUT: .timedOut("connecting to \(target)")
+        default: .io(errno: code, context: "connecting to \(target)")
+        }
+    }
+
+    static func setTimeouts(_ fd: Int32, seconds: Double) {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Changes the read/write timeout (a short one while draining an aborted transfer).
+    public func setTimeout(_ seconds: Double) {
+        Self.setTimeouts(descriptor, seconds: seconds)
+    }
+
+    /// Disables Nagle's algorithm: commands are small and each waits for its reply, so delaying
+    /// them for coalescing only adds latency.
+    public func setNoDelay() {
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FTPError) -> Int {
+        while true {
+            let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
+            if count >= 0 { return count }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: throw .timedOut("waiting for data from \(peer)")
+            case ECONNRESET: throw .connectionClosed("(connection reset by \(peer))")
+            case let code: throw .io(errno: code, context: "reading from \(peer)")
+            }
+        }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = send(descriptor, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if count >= 0 {
+                offset += count
+                continue
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: throw .timedOut("sending to \(peer)")
+            case EPIPE, ECONNRESET: throw .connectionClosed("(while sending to \(peer))")
+            case let code: throw .io(errno: code, context: "writing to \(peer)")
+            }
+        }
+    }
+
+    public func shutdown() {
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
+    /// Half-closes the sending side: how an upload tells the server the file is complete.
+    public func shutdownWrite() {
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
+    }
+
+    public func close() {
+        if closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            Glibc.close(descriptor)
+        }
+    }
+}
+
+/// A monotonic deadline for loops that wait in several steps.
+struct Deadline {
+    let end: timespec
+
+    init(after seconds: Double) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nanos = Int(now.tv_nsec) + Int((seconds - Double(Int(seconds))) * 1e9)
+        end = timespec(tv_sec: now.tv_sec + Int(seconds) + nanos / 1_000_000_000, tv_nsec: nanos % 1_000_000_000)
+    }
+
+    var remainingMilliseconds: Int32 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1_000_000
+        return Int32(clamping: max(0, ms))
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// `withUnsafeMutableBytes` that keeps a typed error (the standard one only rethrows `any Error`).
+    mutating func withUnsafeMutableBytesTyped<Result, Failure: Error>(
+        _ body: (UnsafeMutableRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        let outcome: Swift.Result<Result, Failure> = withUnsafeMutableBytes { raw in
+            Swift.Result { () throws(Failure) in try body(raw) }
+        }
+        return try outcome.get()
+    }
+}

@@ -1,0 +1,246 @@
+import FTPClient
+import FTPProtocol
+import FuseBridge
+import Logging
+import ThreadSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the file system presents the server.
+public struct FileSystemConfiguration: Sendable {
+    /// The absolute server path shown at the mountpoint.
+    public var rootPath: String
+    /// Seconds a directory listing is trusted before it is fetched again.
+    public var directoryCacheTimeout: Double
+    /// Reject every change with EROFS.
+    public var readOnly: Bool
+    /// Where local cache and staging files go (used by the write path and the block cache).
+    public var cacheDirectory: String?
+    /// How far ahead of a read stream a request may land and still be served by reading through
+    /// (out-of-order kernel read-ahead) instead of starting a new RETR.
+    public var readThroughWindow: UInt64
+    /// Bytes of out-of-order data kept per open file while the kernel's parallel reads catch up.
+    public var reorderBufferSize: Int
+
+    public init(rootPath: String, directoryCacheTimeout: Double = 30, readOnly: Bool = false,
+                cacheDirectory: String? = nil, readThroughWindow: UInt64 = 2 << 20,
+                reorderBufferSize: Int = 8 << 20)
+    {
+        self.rootPath = FTPPath.normalize(rootPath)
+        self.directoryCacheTimeout = directoryCacheTimeout
+        self.readOnly = readOnly
+        self.cacheDirectory = cacheDirectory
+        self.readThroughWindow = readThroughWindow
+        self.reorderBufferSize = reorderBufferSize
+    }
+}
+
+/// FUSE semantics over FTP: attributes and listings from a cache with a timeout, streaming reads,
+/// and the one mapping from FTP errors to errno.
+///
+/// Lock order (outermost first): an `OpenFile`'s lock → `openFiles` lock → the pool's lock.
+/// The listing cache's lock is a leaf; no I/O happens under it or under `openFiles`.
+public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
+    public let configuration: FileSystemConfiguration
+    public let pool: ConnectionPool
+    let logger: Logger
+    let listings: ListingCache
+    let openFiles = OpenFileTable()
+    /// The (size, mtime) each path had when last opened, so an unchanged file keeps its pages
+    /// in the kernel's cache across opens.
+    let pageCacheValidity = PageCacheValidity()
+    let mountTime = Timestamp.now()
+
+    public init(pool: ConnectionPool, configuration: FileSystemConfiguration, logger: Logger) {
+        self.pool = pool
+        self.configuration = configuration
+        self.logger = logger
+        self.listings = ListingCache(timeout: configuration.directoryCacheTimeout)
+        pool.setStarvationHandler { [weak self] in
+            self?.releaseIdleReadStream() ?? false
+        }
+    }
+
+    /// Checks that the root directory exists on the server, so a mistyped path fails the mount.
+    public func verifyRoot() throws(FTPError) {
+        let root = configuration.rootPath
+        try pool.withSession { (session) throws(FTPError) in
+            try session.changeDirectory(root)
+        }
+    }
+
+    /// The server path for a path under the mountpoint ("/" is the root).
+    func serverPath(_ path: String) -> String {
+        path == "/" || path.isEmpty ? configuration.rootPath : FTPPath.join(configuration.rootPath, String(path.dropFirst()))
+    }
+
+    /// Runs an FTP operation on a pooled session and maps its failure to an errno.
+    func withSession<T>(_ operation: FileOperation, idempotent: Bool = true,
+                        _ body: (FTPSession) throws(FTPError) -> T) throws(Errno) -> T
+    {
+        do {
+            return try pool.withSession(idempotent: idempotent, body)
+        } catch {
+            let code = Self.errno(for: error, during: operation)
+            logFailure(error, operation: operation, errno: code)
+            throw code
+        }
+    }
+
+    func logFailure(_ error: FTPError, operation: FileOperation, errno code: Errno) {
+        if error.replyCode != nil {
+            logger.debug("\(operation): \(error) → \(code)")
+        } else {
+            logger.warning("\(operation): \(error) → \(code)")
+        }
+    }
+
+    // MARK: - Attributes
+
+    public func getattr(_ path: String, handle: UInt64?) throws(Errno) -> FileAttributes {
+        if let handle, let file = openFiles.file(handle) {
+            return file.currentAttributes()
+        }
+        return try attributes(of: path)
+    }
+
+    func attributes(of path: String) throws(Errno) -> FileAttributes {
+        if path == "/" { return rootAttributes }
+        return makeAttributes(try entry(at: path))
+    }
+
+    var rootAttributes: FileAttributes {
+        FileAttributes(kind: .directory, permissions: 0o755, size: 0, modified: mountTime)
+    }
+
+    /// The listing entry for `path`: from the parent's cached listing when there is one, else by
+    /// MLST when the server has it, else by listing the parent (which fills its siblings too).
+    func entry(at path: String) throws(Errno) -> ListingEntry {
+        let parent = FTPPath.parent(path)
+        let name = FTPPath.lastComponent(path)
+        if let cached = listings.cachedListing(of: parent) {
+            guard let entry = cached.entries[name] else { throw .noSuchFile }
+            return entry
+        }
+        if let cached = listings.cachedEntry(at: path) {
+            guard let entry = cached else { throw .noSuchFile }
+            return entry
+        }
+        if pool.features.supportsMLST {
+            let target = serverPath(path)
+            do {
+                let entry = try pool.withSession { (session) throws(FTPError) in
+                    try session.machineListing(of: target)
+                }
+                listings.storeEntry(entry, at: path)
+                return entry
+            } catch {
+                if error.replyCode == .fileUnavailable {
+                    listings.storeEntry(nil, at: path)
+                    throw .noSuchFile
+                }
+                if let code = error.replyCode, [500, 501, 502, 504].contains(code.rawValue) {
+                    // MLST advertised but refused: fall through to listing the parent.
+                } else {
+                    let code = Self.errno(for: error, during: .lookup)
+                    logFailure(error, operation: .lookup, errno: code)
+                    throw code
+                }
+            }
+        }
+        let listing = try directoryListing(of: parent)
+        guard let entry = listing.entries[name] else { throw .noSuchFile }
+        return entry
+    }
+
+    func makeAttributes(_ entry: ListingEntry) -> FileAttributes {
+        let modified = entry.modified.map { Timestamp(seconds: $0.seconds, nanoseconds: $0.nanoseconds) } ?? mountTime
+        switch entry.kind {
+        case .directory:
+            // A link count of 1 tells find(1) and fts not to guess the number of subdirectories.
+            return FileAttributes(kind: .directory, permissions: entry.mode ?? 0o755, size: entry.size ?? 0,
+                                  modified: modified)
+        case .symlink:
+            let size = UInt64(entry.linkTarget?.utf8.count ?? 0)
+            return FileAttributes(kind: .symlink, permissions: 0o777, size: size, modified: modified)
+        case .file, .other:
+            return FileAttributes(kind: .regular, permissions: entry.mode ?? 0o644, size: entry.size ?? 0,
+                                  modified: modified)
+        }
+    }
+
+    // MARK: - Directories
+
+    public func readdir(_ path: String) throws(Errno) -> [DirectoryEntry] {
+        let listing = try directoryListing(of: path)
+        return listing.ordered.map { DirectoryEntry(name: $0.name, attributes: makeAttributes($0)) }
+    }
+
+    /// The listing of a directory, from the cache or the server. Concurrent requests for the
+    /// same directory share one fetch.
+    func directoryListing(of path: String) throws(Errno) -> CachedListing {
+        let target = serverPath(path)
+        return try listings.listing(of: path) { () throws(Errno) -> CachedListing in
+            let listing = try withSession(.list) { (session) throws(FTPError) in
+                try session.list(directory: target)
+            }
+            return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
+        }
+    }
+
+    public func readlink(_ path: String) throws(Errno) -> String {
+        let entry = try entry(at: path)
+        guard entry.kind == .symlink else { throw .invalidArgument }
+        guard let target = entry.linkTarget else {
+            // The listing said "symlink" but not where to (MLSD without a slink fact).
+            throw .ioError
+        }
+        return target
+    }
+
+    public func statfs(_ path: String) throws(Errno) -> FileSystemStatistics {
+        // FTP has no way to ask for free space. Report a large, plausible file system: zero free
+        // blocks would make cp, rsync and desktop file managers refuse to write.
+        let blockSize: UInt = 4096
+        let total: UInt64 = (1 << 50) / UInt64(blockSize)
+        return FileSystemStatistics(blockSize: blockSize, totalBlocks: total, freeBlocks: total / 2,
+                                    availableBlocks: total / 2, totalFiles: 1 << 32, freeFiles: 1 << 31,
+                                    maximumNameLength: 255)
+    }
+
+    // MARK: - Lifecycle
+
+    public func destroy() {
+        for file in openFiles.removeAll() {
+            file.close()
+        }
+        pool.shutdown()
+    }
+}
+
+/// Remembers each path's (size, mtime) at its last open.
+final class PageCacheValidity: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var versions: [String: FileVersion] = [:]
+
+    /// Records the version now open and returns whether the kernel's cached pages (from the
+    /// previous open) still hold this version's data.
+    func openAndCheck(_ path: String, version: FileVersion) -> Bool {
+        lock.withLock {
+            let previous = versions.updateValue(version, forKey: path)
+            return previous == version
+        }
+    }
+
+    func forget(_ path: String) {
+        lock.withLock { _ = versions.removeValue(forKey: path) }
+    }
+}
+
+/// What identifies a file's content without reading it.
+struct FileVersion: Hashable, Sendable {
+    var size: UInt64
+    var modified: Timestamp
+}

@@ -1,0 +1,127 @@
+import FTPProtocol
+import FuseBridge
+import ThreadSupport
+
+/// One directory's entries as last listed.
+struct CachedListing: Sendable {
+    /// Entries by name.
+    var entries: [String: ListingEntry]
+    /// Entries in the server's order, for readdir.
+    var ordered: [ListingEntry]
+    var isTruncated: Bool
+
+    init(entries list: [ListingEntry], isTruncated: Bool) {
+        var byName: [String: ListingEntry] = [:]
+        var ordered: [ListingEntry] = []
+        byName.reserveCapacity(list.count)
+        ordered.reserveCapacity(list.count)
+        for entry in list where byName[entry.name] == nil {
+            byName[entry.name] = entry
+            ordered.append(entry)
+        }
+        self.entries = byName
+        self.ordered = ordered
+        self.isTruncated = isTruncated
+    }
+}
+
+/// Directory listings and single-path lookups (MLST), each trusted for `timeout` seconds.
+///
+/// Concurrent requests for the same directory share one fetch: the first caller lists, the
+/// others wait for its result. The lock is a leaf: no I/O happens while it is held.
+final class ListingCache: @unchecked Sendable {
+    private struct Stamped<Value> {
+        var value: Value
+        var fetchedAt: Double
+    }
+
+    let timeout: Double
+    private let lock = ConditionLock()
+    private var listings: [String: Stamped<CachedListing>] = [:]
+    /// Single-path lookups (MLST); nil value = known not to exist.
+    private var singles: [String: Stamped<ListingEntry?>] = [:]
+    private var inFlight: Set<String> = []
+    /// Bumped by every invalidation, so a fetch that started before a change does not store its
+    /// now-stale result over the change.
+    private var generation: UInt64 = 0
+
+    init(timeout: Double) {
+        self.timeout = timeout
+    }
+
+    private func isFresh(_ fetchedAt: Double, now: Double) -> Bool {
+        now - fetchedAt < timeout
+    }
+
+    /// The cached listing of `path`, if fresh.
+    func cachedListing(of path: String) -> CachedListing? {
+        let now = MonotonicClock.now
+        return lock.withLock {
+            guard let stamped = listings[path], isFresh(stamped.fetchedAt, now: now) else { return nil }
+            return stamped.value
+        }
+    }
+
+    /// A cached single lookup: `.some(nil)` means known missing, `nil` means not cached.
+    func cachedEntry(at path: String) -> ListingEntry?? {
+        let now = MonotonicClock.now
+        return lock.withLock {
+            guard let stamped = singles[path], isFresh(stamped.fetchedAt, now: now) else { return nil }
+            return .some(stamped.value)
+        }
+    }
+
+    func storeEntry(_ entry: ListingEntry?, at path: String) {
+        let now = MonotonicClock.now
+        lock.withLock { singles[path] = Stamped(value: entry, fetchedAt: now) }
+    }
+
+    /// The listing of `path`: cached when fresh, otherwise fetched once for all concurrent callers.
+    func listing(of path: String, fetch: () throws(Errno) -> CachedListing) throws(Errno) -> CachedListing {
+        lock.lock()
+        while true {
+            if let stamped = listings[path], isFresh(stamped.fetchedAt, now: MonotonicClock.now) {
+                lock.unlock()
+                return stamped.value
+            }
+            if !inFlight.contains(path) { break }
+            lock.wait(seconds: 1)
+        }
+        inFlight.insert(path)
+        let startGeneration = generation
+        lock.unlock()
+
+        let result: Result<CachedListing, Errno> = Result { () throws(Errno) in try fetch() }
+        let now = MonotonicClock.now
+        lock.withLock {
+            inFlight.remove(path)
+            if case .success(let listing) = result, generation == startGeneration {
+                listings[path] = Stamped(value: listing, fetchedAt: now)
+                // The listing supersedes single lookups of its children.
+                let prefix = path == "/" ? "/" : path + "/"
+                for name in listing.entries.keys { singles.removeValue(forKey: prefix + name) }
+            }
+            lock.broadcast()
+        }
+        return try result.get()
+    }
+
+    /// Forgets what is known about `path` itself and the listing of its parent.
+    func invalidate(_ path: String) {
+        lock.withLock {
+            generation &+= 1
+            singles.removeValue(forKey: path)
+            listings.removeValue(forKey: path)
+            listings.removeValue(forKey: FTPPath.parent(path))
+        }
+    }
+
+    /// Forgets everything (SIGHUP, or after an operation whose effects are hard to pin down).
+    func invalidateAll() {
+        lock.withLock {
+            generation &+= 1
+            singles.removeAll()
+            listings.removeAll()
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import FTPClient
+import FuseBridge
+import ThreadSupport
+
+/// Open files by handle.
+///
+/// Lock order: an `OpenFile`'s lock may be held while taking this table's lock, never the
+/// reverse; the table's lock is never held during I/O.
+final class OpenFileTable: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var files: [UInt64: OpenFile] = [:]
+    private var nextHandle: UInt64 = 1
+
+    func insert(_ make: (UInt64) -> OpenFile) -> OpenFile {
+        lock.withLock {
+            let handle = nextHandle
+            nextHandle += 1
+            let file = make(handle)
+            files[handle] = file
+            return file
+        }
+    }
+
+    func file(_ handle: UInt64) -> OpenFile? {
+        lock.withLock { files[handle] }
+    }
+
+    func remove(_ handle: UInt64) -> OpenFile? {
+        lock.withLock { files.removeValue(forKey: handle) }
+    }
+
+    func removeAll() -> [OpenFile] {
+        lock.withLock {
+            let all = Array(files.values)
+            files.removeAll()
+            return all
+        }
+    }
+
+    /// Open files holding a read stream, least recently used first.
+    func filesWithStreams() -> [OpenFile] {
+        lock.withLock { Array(files.values) }
+            .filter { $0.hasStream }
+            .sorted { $0.lastUse < $1.lastUse }
+    }
+}
+
+/// One open file: its attributes at open, and the read stream that serves it.
+final class OpenFile: @unchecked Sendable {
+    let handle: UInt64
+    /// The path under the mountpoint, and on the server.
+    let path: String
+    let serverPath: String
+    /// Serialises reads of this handle: the kernel sends read-ahead requests in parallel and
+    /// they all feed from one stream.
+    let lock = ConditionLock()
+    private(set) var attributes: FileAttributes
+    /// Guarded by `lock`.
+    var stream: ReadStream?
+    var reorderBuffer: ReorderBuffer
+    /// Where the server ended the transfer, once a stream reached it (guarded by `lock`).
+    private(set) var endOfFile: UInt64?
+    /// Updated without `lock` by readers; only an ordering hint for reclaiming streams.
+    private(set) var lastUse: Double = MonotonicClock.now
+    private(set) var hasStream = false
+
+    init(handle: UInt64, path: String, serverPath: String, attributes: FileAttributes, reorderBufferSize: Int) {
+        self.handle = handle
+        self.path = path
+        self.serverPath = serverPath
+        self.attributes = attributes
+        self.reorderBuffer = ReorderBuffer(capacity: reorderBufferSize)
+    }
+
+    func currentAttributes() -> FileAttributes {
+        attributes
+    }
+
+    func touch() { lastUse = MonotonicClock.now }
+
+    /// Replaces the stream (call with `lock` held).
+    func setStream(_ newStream: ReadStream?) {
+        stream = newStream
+        hasStream = newStream != nil
+    }
+
+    /// Stops the stream and returns its session to the pool (call with `lock` held).
+    func closeStream(pool: ConnectionPool) {
+        guard let current = stream else { return }
+        setStream(nil)
+        current.stop(pool: pool)
+    }
+
+    /// The stream delivered its last byte at `offset` (call with `lock` held).
+    func reachedEnd(at offset: UInt64, pool: ConnectionPool) {
+        endOfFile = offset
+        closeStream(pool: pool)
+    }
+
+    /// Release: drop everything this handle holds.
+    func close(pool: ConnectionPool? = nil) {
+        lock.withLock {
+            if let pool {
+                closeStream(pool: pool)
+            } else if let current = stream {
+                setStream(nil)
+                current.transfer.session.close()
+            }
+            reorderBuffer.removeAll()
+        }
+    }
+}
+
+/// A RETR that stays open across FUSE reads, and where it has got to.
+final class ReadStream {
+    let transfer: DataTransfer
+    /// The file offset of the next byte the stream will deliver.
+    var position: UInt64
+
+    init(transfer: DataTransfer, position: UInt64) {
+        self.transfer = transfer
+        self.position = position
+    }
+
+    /// Ends the transfer (aborting it when data is left) and gives the session back.
+    func stop(pool: ConnectionPool) {
+        if !transfer.isFinished { transfer.abort() }
+        pool.checkin(transfer.session)
+    }
+}
+
+/// Data the stream delivered ahead of the request that wanted it: the kernel's parallel
+/// read-ahead requests reach us out of order, and reading through a short gap is far cheaper
+/// than restarting the transfer. Bounded: the oldest chunks go first.
+struct ReorderBuffer {
+    private struct Chunk {
+        var offset: UInt64
+        var bytes: [UInt8]
+        var end: UInt64 { offset + UInt64(bytes.count) }
+    }
+
+    let capacity: Int
+    private var chunks: [Chunk] = []
+    private var size = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    var isEmpty: Bool { chunks.isEmpty }
+
+    mutating func insert(offset: UInt64, bytes: [UInt8]) {
+        guard !bytes.isEmpty, capacity > 0 else { return }
+        chunks.append(Chunk(offset: offset, bytes: bytes))
+        size += bytes.count
+        while size > capacity, !chunks.isEmpty {
+            size -= chunks.removeFirst().bytes.count
+        }
+    }
+
+    /// Copies the bytes at `offset` into `destination` when a chunk holds them; returns how many.
+    func copy(at offset: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Int {
+        for chunk in chunks where chunk.offset <= offset && offset < chunk.end {
+            let start = Int(offset - chunk.offset)
+            let count = min(destination.count, chunk.bytes.count - start)
+            chunk.bytes.withUnsafeBytes { source in
+                destination.baseAddress!.copyMemory(from: source.baseAddress! + start, byteCount: count)
+            }
+            return count
+        }
+        return 0
+    }
+
+    mutating func removeAll() {
+        chunks.removeAll()
+        size = 0
+    }
+}
