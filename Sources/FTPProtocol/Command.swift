@@ -44,10 +44,12 @@ public struct Command: Hashable, Sendable, CustomStringConvertible {
 
     /// The line to send, without CR LF, or an error when the argument could inject a command.
     public func line() throws(CommandError) -> String {
-        guard let argument else { return verb }
-        if argument.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+        func isForbidden(_ byte: UInt8) -> Bool { byte == 0x0D || byte == 0x0A || byte == 0x00 }
+        // The verb is public too: `Command("NOOP\r\nDELE x")` must not get through either.
+        if verb.utf8.contains(where: isForbidden) || argument?.utf8.contains(where: isForbidden) == true {
             throw .forbiddenCharacter(verb: verb)
         }
+        guard let argument else { return verb }
         return verb + " " + argument
     }
 

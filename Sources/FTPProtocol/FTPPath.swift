@@ -28,23 +28,32 @@ public enum FTPPath {
 
     /// The quoted path of a `257 "/a ""quoted"" dir" is current directory` reply (RFC 959
     /// appendix II: a quote inside the name is doubled). Nil when there is no quoted name.
+    ///
+    /// Pure-FTPd does not double quotes (`257 "a"b" : The directory was successfully created`):
+    /// when a lone quote is followed by neither a space nor the end, and a later quote is, the
+    /// first cannot have closed the name, so the name runs verbatim to that later quote.
     public static func parse257(_ text: String) -> String? {
-        guard let open = text.firstIndex(of: "\"") else { return nil }
-        var result = ""
-        var index = text.index(after: open)
-        while index < text.endIndex {
-            let character = text[index]
-            if character == "\"" {
-                let next = text.index(after: index)
-                if next < text.endIndex, text[next] == "\"" {
-                    result.append("\"")
-                    index = text.index(after: next)
+        let bytes = Array(text.utf8)
+        guard let open = bytes.firstIndex(of: 0x22) else { return nil }
+        func closesName(_ index: Int) -> Bool { index + 1 == bytes.count || bytes[index + 1] == 0x20 }
+        var name: [UInt8] = []
+        var index = open + 1
+        while index < bytes.count {
+            if bytes[index] == 0x22 {
+                if index + 1 < bytes.count, bytes[index + 1] == 0x22 {
+                    name.append(0x22)
+                    index += 2
                     continue
                 }
-                return result
+                if !closesName(index),
+                    let close = bytes.indices.last(where: { $0 > index && bytes[$0] == 0x22 && closesName($0) })
+                {
+                    return String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
+                }
+                return String(decoding: name, as: UTF8.self)
             }
-            result.append(character)
-            index = text.index(after: index)
+            name.append(bytes[index])
+            index += 1
         }
         return nil
     }

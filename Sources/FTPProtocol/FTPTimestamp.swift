@@ -38,31 +38,40 @@ public struct FTPTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
 
     /// Parses an RFC 3659 time-val, `YYYYMMDDHHMMSS[.sss...]`, as sent by MDTM, MLSD `modify=`
     /// and expected by MFMT. Surrounding whitespace is ignored; anything else makes it nil.
+    /// Fraction digits beyond nanoseconds are accepted and dropped.
     public static func parseTimeVal<S: StringProtocol>(_ text: S) -> FTPTimestamp? {
-        let bytes = Array(text.utf8).trimmingASCIIWhitespace()
-        guard bytes.count >= 14 else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard byte >= 0x30 && byte <= 0x39 else { return nil }
-                value = value * 10 + Int(byte - 0x30)
-            }
-            return value
+        var text = String(text)
+        return text.withUTF8 { bytes in
+            var start = 0
+            var end = bytes.count
+            while start < end, isASCIIWhitespace(bytes[start]) { start += 1 }
+            while end > start, isASCIIWhitespace(bytes[end - 1]) { end -= 1 }
+            return parseTimeVal(bytes, start..<end)
         }
-        guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
-            let hour = number(8..<10), let minute = number(10..<12), let second = number(12..<14)
+    }
+
+    /// The time-val in `range` of `bytes`, with nothing around it.
+    static func parseTimeVal(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> FTPTimestamp? {
+        guard range.count >= 14 else { return nil }
+        let base = range.lowerBound
+        func number(_ offset: Int, _ length: Int) -> Int? {
+            bytes.decimal((base + offset)..<(base + offset + length))
+        }
+        guard let year = number(0, 4), let month = number(4, 2), let day = number(6, 2),
+            let hour = number(8, 2), let minute = number(10, 2), let second = number(12, 2)
         else { return nil }
-        var nanos: Int32 = 0
-        if bytes.count > 14 {
-            guard bytes[14] == 0x2E, bytes.count > 15, bytes.count <= 15 + 9,
-                let fraction = number(15..<bytes.count)
-            else { return nil }
-            var scaled = fraction
-            for _ in 0..<(9 - (bytes.count - 15)) { scaled *= 10 }
-            nanos = Int32(scaled)
+        var nanoseconds: Int32 = 0
+        if range.count > 14 {
+            let fraction = (base + 15)..<range.upperBound
+            guard bytes[base + 14] == .period, bytes.allDigits(fraction) else { return nil }
+            var scale: Int32 = 100_000_000
+            for index in fraction.prefix(9) {
+                nanoseconds += Int32(bytes[index] &- 0x30) * scale
+                scale /= 10
+            }
         }
         return FTPTimestamp(year: year, month: month, day: day, hour: hour, minute: minute,
-                            second: second, nanoseconds: nanos)
+                            second: second, nanoseconds: nanoseconds)
     }
 
     /// This time as an RFC 3659 time-val without fraction, `YYYYMMDDHHMMSS`, for MFMT and MDTM.
@@ -112,15 +121,6 @@ public struct FTPTimestamp: Hashable, Comparable, Sendable, CustomStringConverti
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         return (Int(year), Int(month), Int(day))
-    }
-}
-
-extension Array where Element == UInt8 {
-    func trimmingASCIIWhitespace() -> [UInt8] {
-        guard let first = firstIndex(where: { !isASCIIWhitespace($0) }),
-            let last = lastIndex(where: { !isASCIIWhitespace($0) })
-        else { return [] }
-        return Array(self[first...last])
     }
 }
 

@@ -22,8 +22,11 @@ public struct FeatureSet: Hashable, Sendable {
         features = [:]
         guard reply.code == .systemStatus, reply.lines.count > 1 else { return }
         // RFC 2389: feature lines start with a space; be lenient with servers that do not indent.
+        let codePrefix = "\(reply.code.rawValue)-"
         for line in reply.lines.dropFirst().dropLast() {
-            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            // A few servers repeat the code on every line (`211-MDTM`).
+            let body = line.hasPrefix(codePrefix) ? line.dropFirst(codePrefix.count) : Substring(line)
+            let trimmed = body.drop(while: { $0 == " " || $0 == "\t" })
             guard !trimmed.isEmpty else { continue }
             let name = trimmed.prefix(while: { $0 != " " })
             let parameters = trimmed.dropFirst(name.count).drop(while: { $0 == " " })

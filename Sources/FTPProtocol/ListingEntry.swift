@@ -23,6 +23,9 @@ public struct ListingEntry: Hashable, Sendable {
     public var linkTarget: String?
     /// RFC 3659 `perm` fact, verbatim (e.g. `adfrw`).
     public var permissions: String?
+    /// RFC 3659 `unique` fact, verbatim: equal for two names of the same file (hard links, and
+    /// symlinks on servers that list the target's facts).
+    public var unique: String?
 
     public init(name: String, kind: Kind, size: UInt64? = nil, modified: FTPTimestamp? = nil,
                 mode: UInt32? = nil, linkTarget: String? = nil, permissions: String? = nil)

@@ -37,7 +37,7 @@ public enum PassiveReply {
             if digits > 0 && digits <= 3 && numbers.count == 5 {
                 numbers.append(current)
             }
-            if numbers.count == 6, numbers.allSatisfy({ $0 <= 255 }) {
+            if numbers.count == 6, numbers.allSatisfy({ $0 <= 255 }), numbers[4] + numbers[5] > 0 {
                 let host = numbers[0..<4].map(String.init).joined(separator: ".")
                 return (host, UInt16(numbers[4] * 256 + numbers[5]))
             }
@@ -49,15 +49,25 @@ public enum PassiveReply {
 
     /// The port in a `229 Entering Extended Passive Mode (|||port|)` reply (RFC 2428).
     /// The delimiter is whatever character follows `(`; the network and address fields are empty.
+    /// Text before the argument may hold parentheses of its own, so every `(` is tried.
     public static func parseEPSV(_ text: String) -> UInt16? {
-        guard let open = text.firstIndex(of: "(") else { return nil }
-        let inner = text[text.index(after: open)...]
-        guard let delimiter = inner.first, delimiter.isASCII, !delimiter.isNumber,
-            let close = inner.firstIndex(of: ")")
+        var rest = text[...]
+        while let open = rest.firstIndex(of: "(") {
+            rest = rest[rest.index(after: open)...]
+            if let port = epsvPort(rest) { return port }
+        }
+        return nil
+    }
+
+    private static func epsvPort(_ inner: Substring) -> UInt16? {
+        guard let delimiter = inner.first, delimiter.isASCII, !delimiter.isNumber, !delimiter.isWhitespace,
+            delimiter != ")", let close = inner.firstIndex(of: ")")
         else { return nil }
         let fields = inner[..<close].split(separator: delimiter, omittingEmptySubsequences: false)
         // "|||6446|" splits into ["", "", "", "6446", ""]
-        guard fields.count == 5, fields[1].isEmpty || fields[1] == "1" || fields[1] == "2",
+        guard fields.count == 5, fields[0].isEmpty, fields[4].isEmpty,
+            fields[1].isEmpty || fields[1] == "1" || fields[1] == "2",
+            (1...5).contains(fields[3].utf8.count), fields[3].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
             let port = UInt16(fields[3]), port > 0
         else { return nil }
         return port

@@ -77,14 +77,20 @@ public struct Reply: Hashable, Sendable, CustomStringConvertible {
         self.lines = lines
     }
 
-    /// The message: each line with a leading `NNN-`/`NNN ` removed, joined with newlines.
+    /// The message: each line with a leading `NNN-`/`NNN ` of this reply's code removed, joined
+    /// with newlines. Other code-like prefixes are text (a `220-` greeting may quote `200 OK`).
     public var text: String {
-        lines.map { line in
-            let utf8 = Array(line.utf8.prefix(4))
-            if utf8.count >= 4, utf8[0..<3].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                utf8[3] == 0x20 || utf8[3] == 0x2D
-            {
-                return String(line.dropFirst(4))
+        let prefix = Array(String(code.rawValue).utf8)
+        return lines.map { line in
+            let utf8 = line.utf8
+            if prefix.count == 3, utf8.count >= 4, utf8.starts(with: prefix) {
+                let separatorIndex = utf8.index(utf8.startIndex, offsetBy: 3)
+                let separator = utf8[separatorIndex]
+                if separator == 0x20 || separator == 0x2D {
+                    return String(decoding: utf8[utf8.index(after: separatorIndex)...], as: UTF8.self)
+                }
+            } else if utf8.count == 3, utf8.elementsEqual(prefix) {
+                return ""
             }
             return line
         }.joined(separator: "\n")
