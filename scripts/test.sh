@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test suite.
+#   scripts/test.sh [swift test arguments...]     e.g. --filter MountTests
+# In CI (CI=true) missing prerequisites make tests fail instead of skipping.
+# FTPFS_TEST_KEEP=1 keeps the tests' temporary files under /tmp/ftpfs-tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CI="${CI:-}"
+started=$SECONDS
+step() { echo; echo "==> $*"; }
+summary() {
+    local status=$?
+    echo
+    if (( status == 0 )); then
+        echo "==> test.sh: all steps passed in $(( SECONDS - started )) s (CI=${CI:-unset})"
+    else
+        echo "==> test.sh: FAILED during: ${current:-setup} (exit $status) after $(( SECONDS - started )) s" >&2
+    fi
+}
+trap summary EXIT
+
+current="install-deps"; step "$current"
+scripts/install-deps.sh
+
+current="swift build"; step "$current"
+swift build
+
+current="swift test"; step "$current"
+swift test "$@"
+current=""
