@@ -157,6 +157,9 @@ def make_handler(args, setup):
         "authorizer": authorizer,
         "banner": "ftpfs test server (pyftpdlib %s) ready." % PYFTPDLIB_VERSION,
         "proto_cmds": dict(FTPHandler.proto_cmds),
+        # pyftpdlib waits 3 s before answering a wrong password; tests of
+        # failed logins need not.
+        "auth_failed_timeout": 0,
     }
     if args.no_mlsd:
         # Not in proto_cmds: FEAT omits MLST, MLST/MLSD get "500 not

@@ -14,8 +14,9 @@ extension FTPTestServer {
 
     /// The PAM service the test vsftpd uses (written to /etc/pam.d on first
     /// use). Debian's /etc/pam.d/vsftpd adds pam_shells (the user's shell must
-    /// be listed in /etc/shells) and /etc/ftpusers; ours keeps only the common
-    /// auth/account/session stacks, so the test account needs no login shell.
+    /// be listed in /etc/shells) and /etc/ftpusers; ours is plain pam_unix
+    /// (without its 2 s delay after a wrong password), so the test account
+    /// needs no login shell.
     public static let vsftpdPAMService = "ftpfs-test"
 
     /// Starts /usr/sbin/vsftpd in the foreground with a generated config.
@@ -166,6 +167,8 @@ extension FTPTestServer {
             "max_per_ip=0",
             "max_clients=0",
             "ftpd_banner=ftpfs test server (vsftpd) ready.",
+            // Answer a wrong password at once (with pam_unix's nodelay below).
+            "delay_failed_login=0",
         ]
         if let passivePorts {
             lines += ["pasv_min_port=\(passivePorts.lowerBound)", "pasv_max_port=\(passivePorts.upperBound)"]
@@ -248,10 +251,10 @@ extension FTPTestServer {
             # PAM service of the vsftpd that ftpfs's tests start (written by
             # Tests/TestSupport; safe to delete). Unlike /etc/pam.d/vsftpd it has no
             # pam_shells and no /etc/ftpusers check, so the test account can keep
-            # /usr/sbin/nologin as its shell.
-            @include common-auth
-            @include common-account
-            @include common-session-noninteractive
+            # /usr/sbin/nologin as its shell, and no delay after a wrong password.
+            auth     required  pam_unix.so nodelay
+            account  required  pam_unix.so
+            session  required  pam_unix.so
 
             """
         if FileManager.default.contents(atPath: path) == Data(content.utf8) { return }
