@@ -1,7 +1,15 @@
 #include "cfuse.h"
 
-struct fuse *cfuse_new(int argc, char **argv, const struct fuse_operations *operations, void *private_data) {
+#include <stdlib.h>
+
+struct fuse *cfuse_new(int argc, char **argv, const struct fuse_operations *operations, void *private_data,
+                       struct fuse_conn_info_opts **connection_options) {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    *connection_options = fuse_parse_conn_info_opts(&args);
+    if (*connection_options == NULL) {
+        fuse_opt_free_args(&args);
+        return NULL;
+    }
     struct fuse *fuse = fuse_new(&args, operations, sizeof(*operations), private_data);
     // When fuse_new rewrote the arguments it owns a copy of them (argv and strings): free it.
     // The caller's own argv is never freed here.
@@ -24,6 +32,12 @@ int cfuse_loop_mt(struct fuse *fuse, int clone_fd, int max_threads, int max_idle
     int result = fuse_loop_mt(fuse, config);
     fuse_loop_cfg_destroy(config);
     return result;
+}
+
+void cfuse_apply_connection_options(struct fuse_conn_info_opts *options, struct fuse_conn_info *conn) {
+    if (options != NULL) {
+        fuse_apply_conn_info_opts(options, conn);
+    }
 }
 
 void *cfuse_private_data(void) { return fuse_get_context()->private_data; }

@@ -10,33 +10,31 @@ import Glibc
 /// fail before anything is mounted, and daemonize before any worker thread exists.
 public final class FuseMount {
     public let fileSystem: any FileSystemOperations
+    public let settings: FuseSettings
     private var fuse: OpaquePointer?
     private var arguments: [UnsafeMutablePointer<CChar>?] = []
     private var operations = fuse_operations()
+    private var connectionOptions: OpaquePointer?
     private var isMounted = false
     private var signalHandlersInstalled = false
-    /// The largest read and write request to ask the kernel for.
-    private let maximumRequestSize: UInt32
 
-    /// Creates the libfuse instance. `options` are `-o` options for libfuse (mount options such
-    /// as `allow_other`, and high-level options such as `attr_timeout=`); a bad one fails here.
-    public init(fileSystem: any FileSystemOperations, options: [String], maximumRequestSize: UInt32 = 1 << 20) throws(MountFailure) {
+    /// Creates the libfuse instance from a complete argument vector (program name, then `-o`
+    /// with the options libfuse should see, escaped as fuse_opt reads them). A bad option fails
+    /// here; libfuse prints which on stderr.
+    public init(fileSystem: any FileSystemOperations, commandLine: [String], settings: FuseSettings = FuseSettings()) throws(MountFailure) {
         self.fileSystem = fileSystem
-        self.maximumRequestSize = maximumRequestSize
-        var argv = ["ftpfs"]
-        if !options.isEmpty {
-            argv.append("-o")
-            argv.append(options.joined(separator: ","))
-        }
-        arguments = argv.map { strdup($0) } + [nil]
+        self.settings = settings
+        arguments = commandLine.map { strdup($0) } + [nil]
         operations = FuseOperationTable.make()
         let context = Unmanaged.passUnretained(self).toOpaque()
-        fuse = arguments.withUnsafeMutableBufferPointer { argvPointer in
-            cfuse_new(Int32(argv.count), argvPointer.baseAddress, &operations, context)
+        var parsedConnectionOptions: OpaquePointer?
+        fuse = arguments.withUnsafeMutableBufferPointer { argv in
+            cfuse_new(Int32(commandLine.count), argv.baseAddress, &operations, context, &parsedConnectionOptions)
         }
+        connectionOptions = parsedConnectionOptions
         guard fuse != nil else {
             freeArguments()
-            throw .libfuseRejectedOptions(options)
+            throw .libfuseRejectedOptions(Array(commandLine.dropFirst()))
         }
     }
 
@@ -46,6 +44,7 @@ public final class FuseMount {
             if isMounted { fuse_unmount(fuse) }
             fuse_destroy(fuse)
         }
+        if let connectionOptions { free(UnsafeMutableRawPointer(connectionOptions)) }
         freeArguments()
     }
 
@@ -103,9 +102,38 @@ public final class FuseMount {
         // Unlinking an open file must delete it on the server, not rename it to .fuse_hidden*:
         // a hidden leftover would be visible to every other client of the server.
         config.pointee.hard_remove = 1
-        config.pointee.use_ino = 0
+        config.pointee.use_ino = settings.useInodeNumbers ? 1 : 0
+        config.pointee.readdir_ino = settings.readdirInodeNumbers ? 1 : 0
+        config.pointee.direct_io = settings.directIO ? 1 : 0
         config.pointee.nullpath_ok = 0
-        cfuse_conn_request_large_io(connection, maximumRequestSize)
+        if let signal = settings.interruptSignal {
+            config.pointee.intr = 1
+            config.pointee.intr_signal = signal
+        }
+        cfuse_conn_request_large_io(connection, settings.maximumRequestSize)
+        // Options the user gave (max_readahead=, sync_read, ...) win over our defaults.
+        cfuse_apply_connection_options(connectionOptions, connection)
+    }
+}
+
+/// Settings libfuse 3 takes in the init callback rather than as options.
+public struct FuseSettings: Sendable {
+    /// The largest read and write request to ask the kernel for.
+    public var maximumRequestSize: UInt32
+    public var directIO: Bool
+    public var useInodeNumbers: Bool
+    public var readdirInodeNumbers: Bool
+    /// Deliver interrupts to request threads with this signal (libfuse's `intr`).
+    public var interruptSignal: Int32?
+
+    public init(maximumRequestSize: UInt32 = 1 << 20, directIO: Bool = false, useInodeNumbers: Bool = false,
+                readdirInodeNumbers: Bool = false, interruptSignal: Int32? = nil)
+    {
+        self.maximumRequestSize = maximumRequestSize
+        self.directIO = directIO
+        self.useInodeNumbers = useInodeNumbers
+        self.readdirInodeNumbers = readdirInodeNumbers
+        self.interruptSignal = interruptSignal
     }
 }
 

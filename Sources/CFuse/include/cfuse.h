@@ -12,7 +12,14 @@
 #include <sys/statvfs.h>
 
 // fuse_new with argv[0..argc); argv stays owned by the caller and must outlive the fuse object.
-struct fuse *cfuse_new(int argc, char **argv, const struct fuse_operations *operations, void *private_data);
+// The connection options (max_write, max_readahead, sync_read, ...) are taken out of the
+// arguments first, as libfuse requires, and returned in *connection_options (NULL on error) for
+// cfuse_apply_connection_options in the init callback; free them with free().
+struct fuse *cfuse_new(int argc, char **argv, const struct fuse_operations *operations, void *private_data,
+                       struct fuse_conn_info_opts **connection_options);
+
+// Applies what cfuse_new parsed to the connection being set up (call from init).
+void cfuse_apply_connection_options(struct fuse_conn_info_opts *options, struct fuse_conn_info *conn);
 
 // fuse_loop_mt with a loop configuration; max_threads/max_idle_threads <= 0 keep libfuse's defaults.
 int cfuse_loop_mt(struct fuse *fuse, int clone_fd, int max_threads, int max_idle_threads);

@@ -1,0 +1,143 @@
+import FTPClient
+import FTPFileSystem
+import FuseBridge
+import Logging
+import MountOptions
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The steps of one mount, in the order that makes failures cheap and clear: parse, check the
+/// mountpoint and /dev/fuse, log in, check the remote directory, mount, detach, serve.
+struct Mount {
+    let command: FTPFSCommand
+
+    func run() -> ExitStatus {
+        do {
+            return try mountAndServe()
+        } catch {
+            printError(error.message)
+            return error.status
+        }
+    }
+
+    private func mountAndServe() throws(Preflight.Failure) -> ExitStatus {
+        // 1. Arguments.
+        let url: ServerURL
+        do {
+            url = try ServerURL(parsing: command.url)
+        } catch {
+            throw Preflight.Failure(status: .usage, message: error.description)
+        }
+        var configuration: MountConfiguration
+        do {
+            configuration = try MountConfiguration(parsing: command.options)
+            if command.debug { try configuration.apply("debug") }
+        } catch {
+            throw Preflight.Failure(status: .usage, message: error.description)
+        }
+        let foreground = command.foreground || command.debug || configuration.logging.debug
+        let logger = LogSetup.bootstrap(level: configuration.logging.effectiveLevel)
+        for warning in configuration.warnings(for: url) { printWarning(warning) }
+
+        // 2. Local checks, before any network traffic.
+        let mountpoint = try Preflight.mountpoint(command.mountpoint,
+                                                  allowNonEmpty: configuration.fuse.allowNonEmptyMountpoint)
+        try Preflight.fuseDevice()
+        let endpoint = configuration.endpoint(for: url)
+        if endpoint.security != .none {
+            throw Preflight.Failure(status: .tlsFailed,
+                                    message: "FTPS (\(endpoint.security)) is not available in this build yet; use ftp://")
+        }
+
+        // 3. Credentials.
+        let credentials = try Credentials.resolve(url: url, configuration: configuration)
+        for warning in credentials.warnings { printWarning(warning) }
+
+        // 4. Log in, so a wrong host or password fails before anything is mounted.
+        let clientConfiguration = ClientConfiguration(
+            host: endpoint.host, port: endpoint.port, user: credentials.user,
+            password: Secret(credentials.password),
+            connectTimeout: configuration.connection.connectTimeout.seconds,
+            timeout: configuration.connection.timeout.seconds,
+            dataConnectionMode: configuration.connection.activeMode
+                ? .active(address: configuration.connection.activeAddress) : .passive,
+            disableEPSV: configuration.connection.disableEPSV,
+            listingCommand: FTPClient.ListingCommand(rawValue: configuration.connection.listing.rawValue) ?? .auto,
+            listHiddenFiles: ListHiddenFiles(configuration.connection.listDashA))
+        let pool = ConnectionPool(configuration: clientConfiguration,
+                                  maxConnections: configuration.connection.maxConnections, logger: logger)
+        do {
+            try pool.start()
+        } catch {
+            throw Failures.connection(error, server: url.redacted)
+        }
+        let root = url.mountRoot(loginDirectory: pool.homeDirectory)
+        let fileSystem = FTPFileSystem(
+            pool: pool,
+            configuration: FileSystemConfiguration(
+                rootPath: root, directoryCacheTimeout: configuration.cache.directoryTimeout.seconds,
+                readOnly: configuration.fuse.readOnly, cacheDirectory: configuration.cache.directory),
+            logger: logger)
+        do {
+            try fileSystem.verifyRoot()
+        } catch {
+            throw Failures.remoteDirectory(error, path: root)
+        }
+        logger.info("logged in to \(url.redacted) as \(credentials.user); mounting \(root) on \(mountpoint)")
+
+        // 5. Mount, detach, serve.
+        let commandLine = configuration.fuseCommandLine(
+            programName: "ftpfs", extraOptions: configuration.defaultFuseOptions(for: url))
+        let initConfig = configuration.fuse.initConfig
+        let settings = FuseSettings(
+            directIO: initConfig.directIO, useInodeNumbers: initConfig.useIno,
+            readdirInodeNumbers: initConfig.readdirIno,
+            interruptSignal: initConfig.interrupt ? (initConfig.interruptSignal ?? SIGUSR1) : nil)
+        let fuse: FuseMount
+        do {
+            fuse = try FuseMount(fileSystem: fileSystem, commandLine: commandLine, settings: settings)
+            try fuse.mount(at: mountpoint)
+        } catch {
+            pool.shutdown()
+            throw Preflight.Failure(status: .mountFailed, message: error.description)
+        }
+        fuse.daemonize(foreground: foreground)
+        let loop = configuration.fuse.loop
+        let result = fuse.run(maximumThreads: Int(loop.maxThreads ?? 0),
+                              maximumIdleThreads: Int(loop.maxIdleThreads ?? 0), cloneFD: loop.cloneFD)
+        fuse.unmount()
+        logger.info("unmounted \(mountpoint)")
+        return result == 0 ? .success : .mountFailed
+    }
+}
+
+extension Preflight.Failure {
+    var description: String { message }
+}
+
+extension ListHiddenFiles {
+    init(_ option: ListDashA) {
+        switch option {
+        case .auto: self = .auto
+        case .yes: self = .always
+        case .no: self = .never
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+func printError(_ message: String) {
+    writeAll("ftpfs: \(message)\n", to: STDERR_FILENO)
+}
+
+func printWarning(_ message: String) {
+    writeAll("ftpfs: warning: \(message)\n", to: STDERR_FILENO)
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks made before connecting anywhere, so a mistake costs no network round trip and the
+/// message names the real problem rather than libfuse's guess.
+enum Preflight {
+    struct Failure: Error {
+        var status: ExitStatus
+        var message: String
+    }
+
+    /// The absolute, resolved mountpoint, or why it cannot be used.
+    static func mountpoint(_ path: String, allowNonEmpty: Bool) throws(Failure) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw Failure(status: .badMountpoint,
+                          message: "mountpoint \(path): \(reason) (create it with: mkdir -p '\(path)')")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw Failure(status: .badMountpoint, message: "mountpoint \(path) is not a directory")
+        }
+        guard let resolved = realpath(path, nil) else {
+            throw Failure(status: .badMountpoint, message: "mountpoint \(path): \(String(cString: strerror(errno)))")
+        }
+        let absolute = String(cString: resolved)
+        free(resolved)
+        if isMounted(absolute) {
+            throw Failure(status: .badMountpoint,
+                          message: "\(absolute) is already a mountpoint (unmount it with: fusermount3 -u '\(absolute)')")
+        }
+        guard access(absolute, W_OK) == 0 || getuid() == 0 else {
+            throw Failure(status: .badMountpoint, message: "mountpoint \(absolute) is not writable by you")
+        }
+        if !allowNonEmpty, !isEmptyDirectory(absolute) {
+            throw Failure(status: .badMountpoint,
+                          message: "mountpoint \(absolute) is not empty (use -o nonempty to mount over its contents)")
+        }
+        return absolute
+    }
+
+    /// Whether the kernel's FUSE device is there and usable by this user.
+    static func fuseDevice() throws(Failure) {
+        var info = stat()
+        guard stat("/dev/fuse", &info) == 0 else {
+            throw Failure(status: .fuseUnavailable,
+                          message: "/dev/fuse does not exist: load the module (modprobe fuse) or, in a container, pass the device in (--device /dev/fuse)")
+        }
+        // As root libfuse mounts directly; otherwise it needs the device or fusermount3.
+        if getuid() != 0, access("/dev/fuse", R_OK | W_OK) != 0 {
+            var paths = ["/bin/fusermount3", "/usr/bin/fusermount3"]
+            paths.removeAll { access($0, X_OK) != 0 }
+            if paths.isEmpty {
+                throw Failure(status: .fuseUnavailable,
+                              message: "/dev/fuse is not accessible to you and fusermount3 is missing (install the fuse3 package)")
+            }
+        }
+    }
+
+    static func isMounted(_ absolutePath: String) -> Bool {
+        guard let file = fopen("/proc/self/mountinfo", "r") else { return false }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0 {
+            guard let line else { continue }
+            // Field 5 is the mount point, with spaces and other specials escaped as \040 etc.
+            let fields = String(cString: line).split(separator: " ", omittingEmptySubsequences: false)
+            if fields.count > 4, unescapeMountinfo(String(fields[4])) == absolutePath { return true }
+        }
+        return false
+    }
+
+    static func unescapeMountinfo(_ field: String) -> String {
+        var bytes: [UInt8] = []
+        let source = Array(field.utf8)
+        var index = 0
+        while index < source.count {
+            if source[index] == 0x5C, index + 3 < source.count,
+               let value = UInt8(String(decoding: source[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+            {
+                bytes.append(value)
+                index += 4
+            } else {
+                bytes.append(source[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func isEmptyDirectory(_ path: String) -> Bool {
+        guard let directory = opendir(path) else { return true }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { return false }
+        }
+        return true
+    }
+}
