@@ -14,7 +14,7 @@ struct FieldRange {
 
 /// One line's UTF-8 bytes and the space-separated fields found at its start.
 ///
-/// Only the first `fields.count` fields are recorded: every dialect finds what it needs (the
+/// Only the first `fieldCapacity` fields are recorded: every dialect finds what it needs (the
 /// date, at the latest) well before that, and the rest of the line is a name taken by offset.
 struct LineBytes {
     let bytes: UnsafeBufferPointer<UInt8>
@@ -56,7 +56,6 @@ extension UInt8 {
     static let space: UInt8 = 0x20
     static let tab: UInt8 = 0x09
     static let carriageReturn: UInt8 = 0x0D
-    static let lineFeed: UInt8 = 0x0A
     static let comma: UInt8 = 0x2C
     static let hyphen: UInt8 = 0x2D
     static let period: UInt8 = 0x2E
@@ -65,10 +64,8 @@ extension UInt8 {
     static let semicolon: UInt8 = 0x3B
     static let equals: UInt8 = 0x3D
     static let plus: UInt8 = 0x2B
-    static let quote: UInt8 = 0x22
 
     var isASCIIDigit: Bool { self &- 0x30 < 10 }
-    var isASCIILetter: Bool { (self | 0x20) &- 0x61 < 26 }
     /// The byte with ASCII upper-case letters folded to lower case; other bytes unchanged.
     var asciiLowercased: UInt8 { self &- 0x41 < 26 ? self | 0x20 : self }
 }
@@ -101,7 +98,7 @@ extension UnsafeBufferPointer<UInt8> {
         return value
     }
 
-    /// The octal value of `range` (permission bits); nil on anything but 1...12 octal digits.
+    /// The octal value of `range` (permission bits); nil on anything but 1...10 octal digits.
     func octal(_ range: Range<Int>) -> UInt32? {
         guard !range.isEmpty, range.count <= 10 else { return nil }
         var value: UInt32 = 0

@@ -25,17 +25,17 @@ extension ListParser {
         }
         guard let date = findDate(line, from: 2) else { return nil }
         let nameStart = line[field: date.lastField].end + 1
-        guard var name = Self.name(line, from: nameStart) else { return nil }
-
-        var entry = ListingEntry(name: name, kind: kind, size: Self.unixSize(line, before: date.firstField),
-                                 modified: date.modified, mode: mode)
+        guard nameStart < bytes.count else { return nil }
+        // Only a symlink line splits at ` -> `; in any other name the arrow is part of the name.
+        var nameEnd = bytes.count
+        var linkTarget: String?
         if kind == .symlink, let arrow = Self.symlinkArrow(bytes, from: nameStart) {
-            name = line.string(nameStart..<arrow)
-            let targetStart = arrow + 4
-            entry.name = name
-            entry.linkTarget = targetStart < bytes.count ? line.string(targetStart..<bytes.count) : nil
+            nameEnd = arrow
+            if arrow + 4 < bytes.count { linkTarget = line.string((arrow + 4)..<bytes.count) }
         }
-        return entry
+        return ListingEntry(name: line.string(nameStart..<nameEnd), kind: kind,
+                            size: Self.unixSize(line, before: date.firstField), modified: date.modified,
+                            mode: mode, linkTarget: linkTarget)
     }
 
     func parseNetWare(_ line: LineBytes) -> ListingEntry? {

@@ -175,6 +175,17 @@ let yearInferenceLines: [ListingCase] = [
         #expect(result.skipped == Array(lines[0...1]))
     }
 
+    @Test func largeListingKeepsEveryEntry() {
+        let lines = (0..<10_000).map {
+            "-rw-r--r--    1 1001     0        \($0 * 37) Nov \($0 % 28 + 1) 16:36 file \($0).txt"
+        }
+        let result = ListParser(now: captureTime).parse(lines: lines)
+        #expect(result.entries.count == 10_000)
+        #expect(result.entries.last?.name == "file 9999.txt")
+        #expect(result.entries.last?.size == 9999 * 37)
+        #expect(result.skipped.isEmpty)
+    }
+
     @Test func aCarriageReturnLeftByTheCallerIsNotPartOfTheName() throws {
         let entry = try #require(ListParser(now: captureTime).parse(
             line: "-rw-r--r--    1 0        0               2 Nov 21 16:36 dos-ending\r"))
