@@ -14,6 +14,9 @@ final class ControlConnection {
     private var start = 0
     private var end = 0
     private static let maximumLineLength = 64 * 1024
+    /// A reply longer than this is not a reply but a server running away (or attacking us):
+    /// FEAT, STAT and MLST replies of real servers stay far below it.
+    private static let maximumReplyBytes = 1 << 20
 
     init(socket: Socket, logger: Logger, codec: any NameCodec) {
         self.socket = socket
@@ -52,8 +55,13 @@ final class ControlConnection {
     /// Reads one complete reply (all lines of a multi-line reply).
     func readReply() throws(FTPError) -> Reply {
         var parser = ReplyParser()
+        var replyBytes = 0
         while true {
             let bytes = try readLine()
+            replyBytes += bytes.count + 2
+            if replyBytes > Self.maximumReplyBytes {
+                throw .protocolViolation("reply longer than \(Self.maximumReplyBytes) bytes")
+            }
             let line = codec.decode(bytes[...]) ?? String(decoding: bytes, as: UTF8.self)
             logger.debug("< \(line)")
             do {
