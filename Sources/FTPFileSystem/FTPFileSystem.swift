@@ -205,8 +205,8 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         // blocks would make cp, rsync and desktop file managers refuse to write.
         let blockSize: UInt = 4096
         let total: UInt64 = (1 << 50) / UInt64(blockSize)
-        return FileSystemStatistics(blockSize: blockSize, totalBlocks: total, freeBlocks: total / 2,
-                                    availableBlocks: total / 2, totalFiles: 1 << 32, freeFiles: 1 << 31,
+        return FileSystemStatistics(blockSize: blockSize, totalBlocks: total, freeBlocks: total,
+                                    availableBlocks: total, totalFiles: 1 << 32, freeFiles: 1 << 32,
                                     maximumNameLength: 255)
     }
 

@@ -36,7 +36,7 @@ struct FTPFSCommand: ParsableCommand {
     @Flag(name: .customShort("d"), help: "Debug: trace every FTP command and reply on stderr (passwords masked); implies -f.")
     var debug = false
 
-    @Option(name: .customShort("o"), help: ArgumentHelp("Mount options, comma-separated (see below).", valueName: "options"))
+    @Option(name: .customShort("o"), help: ArgumentHelp("Mount options, comma-separated (listed above).", valueName: "options"))
     var options: [String] = []
 
     @Argument(help: "The server, as ftp://[user[:password]@]host[:port][/path].")

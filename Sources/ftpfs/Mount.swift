@@ -85,7 +85,7 @@ struct Mount {
         } catch {
             throw Failures.remoteDirectory(error, path: root)
         }
-        logger.info("logged in to \(url.redacted) as \(credentials.user); mounting \(root) on \(mountpoint)")
+        logger.debug("logged in to \(url.redacted) as \(credentials.user); mounting \(root) on \(mountpoint)")
 
         // 5. Mount, detach, serve.
         let commandLine = configuration.fuseCommandLine(
