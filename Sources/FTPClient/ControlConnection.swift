@@ -93,8 +93,13 @@ final class ControlConnection {
                 start = 0
             }
             if end == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-            let count = try buffer.withUnsafeMutableBytesTyped { (raw) throws(FTPError) -> Int in
-                try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[end...]))
+            let count: Int
+            do {
+                count = try buffer.withUnsafeMutableBytesTyped { (raw) throws(FTPError) -> Int in
+                    try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[end...]))
+                }
+            } catch .timedOut {
+                throw .timedOut("waiting for a reply from \(socket.peer)")
             }
             if count == 0 {
                 throw .connectionClosed("(control connection to \(socket.peer))")

@@ -41,9 +41,11 @@ public final class FTPSession: @unchecked Sendable {
                                capabilities: ServerCapabilities = ServerCapabilities(),
                                logger: Logger) throws(FTPError) -> FTPSession
     {
+        // Until login completes, replies are bounded by the connect timeout: a server that
+        // accepts connections but never greets us is as unreachable as one that does not answer.
         let socket = try Socket.connect(host: configuration.host, port: configuration.port,
                                         connectTimeout: configuration.connectTimeout,
-                                        ioTimeout: configuration.timeout)
+                                        ioTimeout: configuration.connectTimeout)
         socket.setNoDelay()
         var sessionLogger = logger
         sessionLogger[metadataKey: "conn"] = "\(socket.local.port)"
@@ -53,6 +55,7 @@ public final class FTPSession: @unchecked Sendable {
         do {
             try session.readGreeting()
             try session.logIn()
+            socket.setTimeout(configuration.timeout)
             try session.negotiate()
         } catch {
             session.isUsable = false

@@ -43,19 +43,25 @@ enum Preflight {
     /// Whether the kernel's FUSE device is there and usable by this user.
     static func fuseDevice() throws(Failure) {
         var info = stat()
-        guard stat("/dev/fuse", &info) == 0 else {
+        guard stat("/dev/fuse", &info) == 0, info.st_mode & S_IFMT == S_IFCHR else {
             throw Failure(status: .fuseUnavailable,
-                          message: "/dev/fuse does not exist: load the module (modprobe fuse) or, in a container, pass the device in (--device /dev/fuse)")
+                          message: "/dev/fuse does not exist: load the module (modprobe fuse) or, in a container, "
+                              + "pass the device in (docker run --device /dev/fuse --cap-add SYS_ADMIN)")
         }
-        // As root libfuse mounts directly; otherwise it needs the device or fusermount3.
-        if getuid() != 0, access("/dev/fuse", R_OK | W_OK) != 0 {
-            var paths = ["/bin/fusermount3", "/usr/bin/fusermount3"]
-            paths.removeAll { access($0, X_OK) != 0 }
-            if paths.isEmpty {
-                throw Failure(status: .fuseUnavailable,
-                              message: "/dev/fuse is not accessible to you and fusermount3 is missing (install the fuse3 package)")
-            }
+        let descriptor = open("/dev/fuse", O_RDWR | O_CLOEXEC)
+        if descriptor >= 0 {
+            close(descriptor)
+            return
         }
+        let reason = String(cString: strerror(errno))
+        // Without access to the device, libfuse can still mount through the setuid fusermount3.
+        let helpers: [String] = ["/bin/fusermount3", "/usr/bin/fusermount3"]
+        if getuid() != 0, helpers.contains(where: { access($0, X_OK) == 0 }) {
+            return
+        }
+        throw Failure(status: .fuseUnavailable,
+                      message: "cannot open /dev/fuse: \(reason)"
+                          + (getuid() == 0 ? "" : " (and fusermount3 is missing: install the fuse3 package)"))
     }
 
     static func isMounted(_ absolutePath: String) -> Bool {

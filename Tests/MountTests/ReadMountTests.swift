@@ -199,6 +199,49 @@ struct ReadMountTests {
     }
 }
 
+@Suite(.enabled(if: TestRequirements.canRun(.fuse, .root)))
+struct MountFailureTests {
+    @Test func aServerThatNeverGreetsFailsWithinTheConnectTimeout() throws {
+        try TestRequirements.require(.fuse, .root)
+        // A listening socket that never accepts: the kernel completes the TCP handshake, and
+        // then nothing is ever said.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                #expect(bind(listener, raw, length) == 0)
+                #expect(listen(listener, 8) == 0)
+                #expect(getsockname(listener, raw, &length) == 0)
+            }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        let started = Date()
+        let result = try TestMount.run(expectingFailure: "ftp://127.0.0.1:\(port)/", options: ["connect_timeout=2"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.failed && !result.mounted, "\(result)")
+        #expect(result.exitStatus == .exited(75))
+        #expect(result.stderr.contains("timed out"), "\(result.stderr)")
+        #expect(elapsed < 10, "took \(elapsed) s")
+    }
+
+    @Test func aMissingFuseDeviceFailsBeforeConnecting() throws {
+        try TestRequirements.require(.fuse, .root)
+        let mountpoint = try TestDirectory.make("no-fuse")
+        defer { TestDirectory.cleanUp(mountpoint) }
+        // A private mount namespace whose /dev is empty.
+        let script = "mount -t tmpfs none /dev && exec \(Shell.quote(try FTPFSBinary.path)) ftp://127.0.0.1:1/ \(Shell.quote(mountpoint))"
+        let result = try Shell.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                                   timeout: .seconds(30))
+        #expect(result.status == 71, "\(result.stderr)")
+        #expect(result.stderr.contains("/dev/fuse does not exist"), "\(result.stderr)")
+        #expect(!MountTable.isMounted(mountpoint))
+    }
+}
+
 /// PIDs of live (not zombie) ftpfs processes whose command line contains `argument`. (With
 /// auto_unmount, libfuse also leaves a `fusermount3 --auto-unmount` watcher, which is not ours.)
 func processes(withArgument argument: String) -> [Int32] {
