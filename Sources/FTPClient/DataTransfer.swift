@@ -89,7 +89,7 @@ public final class DataTransfer {
         session.transferInProgress = false
         let reply: Reply
         do {
-            reply = try session.readTransferCompletion(for: command)
+            reply = try session.readReply()
         } catch {
             completion = Reply(code: .connectionClosedTransferAborted, lines: ["426 \(error)"])
             throw error
@@ -121,12 +121,12 @@ public final class DataTransfer {
         guard session.isUsable else { return false }
         do {
             try session.withReplyTimeout(5) { () throws(FTPError) in
-                let final = try session.readTransferCompletion(for: command)
+                let final = try session.readReply()
                 session.logger.debug("transfer of \(command.loggable) aborted: \(final.lines.first ?? "")")
                 try session.control.send(.noop)
                 // A server may send one more reply for the aborted transfer before the NOOP's 200.
                 for _ in 0..<3 {
-                    let reply = try session.readTransferCompletion(for: .noop)
+                    let reply = try session.readReply()
                     if reply.code == .commandOK { return }
                 }
                 throw FTPError.protocolViolation("no NOOP reply after aborting \(command.verb)")

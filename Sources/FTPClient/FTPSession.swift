@@ -123,16 +123,11 @@ public final class FTPSession: @unchecked Sendable {
         precondition(!transferInProgress, "a session with an open transfer cannot run \(command.verb)")
         do throws(FTPError) {
             try control.send(command)
-            let reply = try control.readReply()
-            if reply.code == .serviceNotAvailable {
-                isUsable = false
-                throw FTPError.serviceUnavailable(reply)
-            }
-            return reply
         } catch {
             if error.isConnectionLost { isUsable = false }
             throw error
         }
+        return try readReply()
     }
 
     /// Runs a command and throws `.reply` unless `accept` takes the reply's code.
@@ -371,8 +366,10 @@ public final class FTPSession: @unchecked Sendable {
         }
     }
 
-    /// Reads the reply that ends a transfer (after the data connection closed).
-    func readTransferCompletion(for command: Command) throws(FTPError) -> Reply {
+    /// Reads the next reply: the answer to a command just sent, or the one that ends a transfer.
+    /// A connection-level failure marks the session unusable; a 421 at any time means the
+    /// server is closing the session.
+    func readReply() throws(FTPError) -> Reply {
         do throws(FTPError) {
             let reply = try control.readReply()
             if reply.code == .serviceNotAvailable {
