@@ -2,7 +2,7 @@
 // The layout follows ../shared/DESIGN.md: dependencies point down only.
 //   ftpfs (CLI) → MountOptions, FTPFileSystem, FuseBridge
 //   FTPFileSystem → FTPClient, FuseBridge (for the file system protocol it implements)
-//   FuseBridge → CFuse;  FTPClient → FTPProtocol
+//   FuseBridge → CFuse;  FTPClient → FTPProtocol, CTLS
 import PackageDescription
 
 let package = Package(
@@ -20,10 +20,12 @@ let package = Package(
         .target(name: "FTPProtocol"),
         // A condition lock and a monotonic clock, shared by the client and the file system.
         .target(name: "ThreadSupport"),
+        // The system's OpenSSL: digests for upload verification, TLS for FTPS.
+        .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // Sockets, control and data connections, the connection pool.
         .target(
             name: "FTPClient",
-            dependencies: ["FTPProtocol", "ThreadSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FTPProtocol", "ThreadSupport", "CTLS", .product(name: "Logging", package: "swift-log")]
         ),
         // The only place FUSE_USE_VERSION is chosen.
         .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),

@@ -13,6 +13,7 @@ packages=(
     curl                         # tests check the servers with curl
     passwd                       # useradd/chpasswd for vsftpd's test account
     coreutils                    # sha256sum for data set manifests
+    rsync tar vim-tiny           # tools the mount tests run on the mountpoint
 )
 
 missing=()

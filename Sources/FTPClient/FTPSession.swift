@@ -24,6 +24,8 @@ public final class FTPSession: @unchecked Sendable {
     public internal(set) var isUsable = true
     /// Set while a `DataTransfer` holds the session.
     var transferInProgress = false
+    /// The algorithm `OPTS HASH` last selected on this connection.
+    var selectedHashAlgorithm: HashAlgorithm?
 
     private init(configuration: ClientConfiguration, capabilities: ServerCapabilities,
                  control: ControlConnection, logger: Logger)
@@ -231,7 +233,7 @@ public final class FTPSession: @unchecked Sendable {
     }
 
     /// 500/501/502/504 (and 550 for an option taken as a file name): the server does not do this.
-    static func isUnsupported(_ error: FTPError) -> Bool {
+    public static func isUnsupported(_ error: FTPError) -> Bool {
         guard case .reply(_, let reply) = error else { return false }
         return [500, 501, 502, 504, 550].contains(reply.code.rawValue)
     }
@@ -407,6 +409,15 @@ public final class ServerCapabilities: Sendable {
         public var epsvRefused = false
         public var mlsdRefused = false
         public var listDashARefused = false
+        public var mfmtRefused = false
+        /// vsftpd's `MDTM time path`.
+        public var mdtmSetRefused = false
+        public var siteUtimeRefused = false
+        public var siteChmodRefused = false
+        public var siteSymlinkRefused = false
+        /// ProFTPD's `SITE CPFR`/`SITE CPTO`.
+        public var siteCopyRefused = false
+        public var hashRefused = false
     }
 
     private let state = Mutex(State())

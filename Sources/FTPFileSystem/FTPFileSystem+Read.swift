@@ -7,30 +7,6 @@ import Glibc
 #endif
 
 extension FTPFileSystem {
-    public func open(_ path: String, flags: Int32) throws(Errno) -> OpenedFile {
-        let accessMode = flags & O_ACCMODE
-        if accessMode != O_RDONLY || flags & O_TRUNC != 0 {
-            throw .readOnlyFileSystem
-        }
-        let attributes = try attributes(of: path)
-        switch attributes.kind {
-        case .regular: break
-        case .directory: throw .isDirectory
-        default: throw .notSupported
-        }
-        let file = openFiles.insert { handle in
-            OpenFile(handle: handle, path: path, serverPath: serverPath(path), attributes: attributes,
-                     reorderBufferSize: configuration.reorderBufferSize)
-        }
-        let keep = pageCacheValidity.openAndCheck(path, version: FileVersion(size: attributes.size,
-                                                                              modified: attributes.modified))
-        return OpenedFile(handle: file.handle, keepCache: keep)
-    }
-
-    public func release(_ path: String, handle: UInt64) {
-        openFiles.remove(handle)?.close(pool: pool)
-    }
-
     /// Serves a read from the handle's stream.
     ///
     /// A reader at the stream's position takes the next bytes straight into the kernel's buffer;
@@ -45,6 +21,33 @@ extension FTPFileSystem {
         file.touch()
         file.lock.lock()
         defer { file.lock.unlock() }
+
+        // A file being written is read from where its bytes are.
+        if let writer = file.writer ?? writers.writer(for: file.path) {
+            writer.lock.lock()
+            switch writer.state {
+            case .staged(let staged):
+                defer { writer.lock.unlock() }
+                let available = writer.size > UInt64(offset) ? Int(min(UInt64(buffer.count), writer.size - UInt64(offset))) : 0
+                return try staged.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<available]),
+                                       at: UInt64(offset))
+            case .streaming, .suspended:
+                // What was streamed is on the server only once the upload completes.
+                do {
+                    try commit(writer)
+                } catch {
+                    writer.lock.unlock()
+                    throw error
+                }
+            case .idle:
+                break
+            }
+            let emptyUntilUploaded = writer.needsUpload
+            let generation = writer.generation
+            writer.lock.unlock()
+            if emptyUntilUploaded { return 0 }
+            file.discardReadState(pool: pool, generation: generation)
+        }
 
         var filled = 0
         var retries = 0

@@ -23,10 +23,23 @@ public struct FileSystemConfiguration: Sendable {
     public var readThroughWindow: UInt64
     /// Bytes of out-of-order data kept per open file while the kernel's parallel reads catch up.
     public var reorderBufferSize: Int
+    /// Replace existing files by uploading to a temporary name and renaming it over them.
+    public var atomicUpload: Bool
+    public var verification: Verification
+
+    /// How an upload is checked once the server has it.
+    public enum Verification: String, Sendable {
+        /// By digest when the server can hash files (HASH, XSHA256, …), else by SIZE.
+        case auto
+        /// By SIZE only.
+        case size
+        case off
+    }
 
     public init(rootPath: String, directoryCacheTimeout: Double = 30, readOnly: Bool = false,
                 cacheDirectory: String? = nil, readThroughWindow: UInt64 = 2 << 20,
-                reorderBufferSize: Int = 8 << 20)
+                reorderBufferSize: Int = 8 << 20, atomicUpload: Bool = true,
+                verification: Verification = .auto)
     {
         self.rootPath = FTPPath.normalize(rootPath)
         self.directoryCacheTimeout = directoryCacheTimeout
@@ -34,6 +47,8 @@ public struct FileSystemConfiguration: Sendable {
         self.cacheDirectory = cacheDirectory
         self.readThroughWindow = readThroughWindow
         self.reorderBufferSize = reorderBufferSize
+        self.atomicUpload = atomicUpload
+        self.verification = verification
     }
 }
 
@@ -51,6 +66,9 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     /// The (size, mtime) each path had when last opened, so an unchanged file keeps its pages
     /// in the kernel's cache across opens.
     let pageCacheValidity = PageCacheValidity()
+    let writers = WriterTable()
+    let exactTimes = ExactTimes()
+    let staging: StagingArea
     let mountTime = Timestamp.now()
 
     public init(pool: ConnectionPool, configuration: FileSystemConfiguration, logger: Logger) {
@@ -58,10 +76,20 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.listings = ListingCache(timeout: configuration.directoryCacheTimeout)
+        self.staging = StagingArea(directory: configuration.cacheDirectory)
         pool.setStarvationHandler { [weak self] in
-            self?.releaseIdleReadStream() ?? false
+            guard let self else { return false }
+            return self.releaseIdleReadStream() || self.suspendIdleUpload()
         }
     }
+
+    /// Creates the cache directory where edited files are staged (unless mounted read-only).
+    public func prepareLocalStorage() throws(Errno) {
+        if !configuration.readOnly { try staging.prepare() }
+    }
+
+    /// Where staged files go, for messages.
+    public var stagingDirectory: String { staging.directory }
 
     /// Checks that the root directory exists on the server, so a mistyped path fails the mount.
     public func verifyRoot() throws(FTPError) {
@@ -101,14 +129,18 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     public func getattr(_ path: String, handle: UInt64?) throws(Errno) -> FileAttributes {
         if let handle, let file = openFiles.file(handle) {
-            return file.currentAttributes()
+            if let writer = file.writer { return writer.attributes }
+            // fstat of a file unlinked or renamed away on the server still answers.
+            return (try? attributes(of: path)) ?? file.currentAttributes()
         }
         return try attributes(of: path)
     }
 
+    /// What `stat` shows: a file being written here shows the writers' size and mtime.
     func attributes(of path: String) throws(Errno) -> FileAttributes {
         if path == "/" { return rootAttributes }
-        return makeAttributes(try entry(at: path))
+        if let writer = writers.writer(for: path) { return writer.attributes }
+        return makeAttributes(exactTimes.refine(try entry(at: path), at: path))
     }
 
     var rootAttributes: FileAttributes {
@@ -155,6 +187,12 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         return entry
     }
 
+    /// An entry was added to, removed from or replaced in the directory holding `path`: that
+    /// directory's real mtime moved, so a time remembered for it no longer holds.
+    func directoryContentChanged(around path: String) {
+        exactTimes.directoryChanged(FTPPath.parent(path))
+    }
+
     func makeAttributes(_ entry: ListingEntry) -> FileAttributes {
         let modified = entry.modified.map { Timestamp(seconds: $0.seconds, nanoseconds: $0.nanoseconds) } ?? mountTime
         switch entry.kind {
@@ -175,7 +213,16 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     public func readdir(_ path: String) throws(Errno) -> [DirectoryEntry] {
         let listing = try directoryListing(of: path)
-        return listing.ordered.map { DirectoryEntry(name: $0.name, attributes: makeAttributes($0)) }
+        let prefix = path == "/" ? "/" : path + "/"
+        var entries: [DirectoryEntry] = []
+        entries.reserveCapacity(listing.ordered.count)
+        for entry in listing.ordered where !entry.name.hasPrefix(Self.temporaryPrefix) {
+            let childPath = prefix + entry.name
+            let attributes = writers.writer(for: childPath)?.attributes
+                ?? makeAttributes(exactTimes.refine(entry, at: childPath))
+            entries.append(DirectoryEntry(name: entry.name, attributes: attributes))
+        }
+        return entries
     }
 
     /// The listing of a directory, from the cache or the server. Concurrent requests for the
@@ -213,6 +260,17 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     // MARK: - Lifecycle
 
     public func destroy() {
+        // Whatever is still pending is uploaded now; an error can only be logged.
+        for writer in writers.all() {
+            writer.lock.withLock {
+                do {
+                    try commit(writer)
+                } catch {
+                    logger.error("\(writer.path): changes not saved to the server at unmount: \(error)")
+                }
+                discardPending(writer)
+            }
+        }
         for file in openFiles.removeAll() {
             file.close()
         }

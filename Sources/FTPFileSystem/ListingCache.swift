@@ -106,6 +106,59 @@ final class ListingCache: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Changes the cached entry of `path` in place, in its parent's listing and in the single
+    /// lookups, wherever it is cached: after a change made through the mount the cache tells the
+    /// truth at once, without listing the directory again. Setting nil removes the entry.
+    func updateEntry(at path: String, _ change: (inout ListingEntry?) -> Void) {
+        let parent = FTPPath.parent(path)
+        let name = FTPPath.lastComponent(path)
+        lock.withLock {
+            generation &+= 1
+            if var stamped = listings[parent] {
+                var entry = stamped.value.entries[name]
+                let existed = entry != nil
+                change(&entry)
+                entry?.name = name
+                stamped.value.entries[name] = entry
+                if let entry {
+                    if existed, let index = stamped.value.ordered.firstIndex(where: { $0.name == name }) {
+                        stamped.value.ordered[index] = entry
+                    } else {
+                        stamped.value.ordered.append(entry)
+                    }
+                } else if existed {
+                    stamped.value.ordered.removeAll { $0.name == name }
+                }
+                listings[parent] = stamped
+            }
+            if let stamped = singles[path] {
+                var entry = stamped.value
+                change(&entry)
+                entry?.name = name
+                singles[path] = Stamped(value: entry, fetchedAt: stamped.fetchedAt)
+            }
+        }
+    }
+
+    /// Records that `path` is a directory known to be empty (just created).
+    func storeEmptyListing(of path: String) {
+        let now = MonotonicClock.now
+        lock.withLock {
+            generation &+= 1
+            listings[path] = Stamped(value: CachedListing(entries: [], isTruncated: false), fetchedAt: now)
+        }
+    }
+
+    /// Forgets every listing and lookup at or below `path` (a directory renamed or removed).
+    func invalidateTree(_ path: String) {
+        let prefix = path == "/" ? "/" : path + "/"
+        lock.withLock {
+            generation &+= 1
+            for key in listings.keys where key == path || key.hasPrefix(prefix) { listings.removeValue(forKey: key) }
+            for key in singles.keys where key == path || key.hasPrefix(prefix) { singles.removeValue(forKey: key) }
+        }
+    }
+
     /// Forgets what is known about `path` itself and the listing of its parent.
     func invalidate(_ path: String) {
         lock.withLock {

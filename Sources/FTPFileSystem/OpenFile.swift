@@ -37,6 +37,20 @@ final class OpenFileTable: @unchecked Sendable {
         }
     }
 
+    /// Points open files at or below `source` to their new paths.
+    func rename(_ source: String, to destination: String, serverPath: (String) -> String) {
+        let prefix = source + "/"
+        let affected = lock.withLock { files.values.filter { $0.pathSnapshot == source || $0.pathSnapshot.hasPrefix(prefix) } }
+        for file in affected {
+            file.lock.withLock {
+                let newPath = destination + file.path.dropFirst(source.count)
+                file.path = newPath
+                file.serverPath = serverPath(newPath)
+                file.pathSnapshot = newPath
+            }
+        }
+    }
+
     /// Open files holding a read stream, least recently used first.
     func filesWithStreams() -> [OpenFile] {
         lock.withLock { Array(files.values) }
@@ -48,9 +62,13 @@ final class OpenFileTable: @unchecked Sendable {
 /// One open file: its attributes at open, and the read stream that serves it.
 final class OpenFile: @unchecked Sendable {
     let handle: UInt64
-    /// The path under the mountpoint, and on the server.
-    let path: String
-    let serverPath: String
+    /// The path under the mountpoint, and on the server (guarded by `lock`; renames change them).
+    var path: String
+    var serverPath: String
+    /// The writer, for a handle opened for writing.
+    let writer: FileWriter?
+    /// The writer generation the read stream and reorder buffer belong to.
+    var readGeneration: UInt64 = 0
     /// Serialises reads of this handle: the kernel sends read-ahead requests in parallel and
     /// they all feed from one stream.
     let lock = ConditionLock()
@@ -60,14 +78,20 @@ final class OpenFile: @unchecked Sendable {
     var reorderBuffer: ReorderBuffer
     /// Where the server ended the transfer, once a stream reached it (guarded by `lock`).
     private(set) var endOfFile: UInt64?
+    /// `path` as last set, readable without `lock` (a hint for finding files to rename).
+    var pathSnapshot: String
     /// Updated without `lock` by readers; only an ordering hint for reclaiming streams.
     private(set) var lastUse: Double = MonotonicClock.now
     private(set) var hasStream = false
 
-    init(handle: UInt64, path: String, serverPath: String, attributes: FileAttributes, reorderBufferSize: Int) {
+    init(handle: UInt64, path: String, serverPath: String, attributes: FileAttributes, reorderBufferSize: Int,
+         writer: FileWriter? = nil)
+    {
         self.handle = handle
         self.path = path
+        self.pathSnapshot = path
         self.serverPath = serverPath
+        self.writer = writer
         self.attributes = attributes
         self.reorderBuffer = ReorderBuffer(capacity: reorderBufferSize)
     }
@@ -89,6 +113,15 @@ final class OpenFile: @unchecked Sendable {
         guard let current = stream else { return }
         setStream(nil)
         current.stop(pool: pool)
+    }
+
+    /// Forgets what was read from the server's old copy after the file changed (call with `lock` held).
+    func discardReadState(pool: ConnectionPool, generation: UInt64) {
+        guard readGeneration != generation else { return }
+        readGeneration = generation
+        closeStream(pool: pool)
+        reorderBuffer.removeAll()
+        endOfFile = nil
     }
 
     /// The stream delivered its last byte at `offset` (call with `lock` held).

@@ -78,9 +78,18 @@ struct Mount {
             pool: pool,
             configuration: FileSystemConfiguration(
                 rootPath: root, directoryCacheTimeout: configuration.cache.directoryTimeout.seconds,
-                readOnly: configuration.fuse.readOnly, cacheDirectory: configuration.cache.directory),
+                readOnly: configuration.fuse.readOnly, cacheDirectory: configuration.cache.directory,
+                atomicUpload: configuration.uploads.atomic,
+                verification: FileSystemConfiguration.Verification(rawValue: configuration.uploads.verification.rawValue) ?? .auto),
             logger: logger)
         do {
+            try fileSystem.prepareLocalStorage()
+        } catch {
+            pool.shutdown()
+            throw Preflight.Failure(status: .badMountpoint,
+                                    message: "cannot use \(fileSystem.stagingDirectory) for staging edited files: \(error) (choose another with -o cache_dir=)")
+        }
+        do throws(FTPError) {
             try fileSystem.verifyRoot()
         } catch {
             throw Failures.remoteDirectory(error, path: root)

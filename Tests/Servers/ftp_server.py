@@ -14,10 +14,13 @@ attribute) registered in QUIRKS below; add new ones the same way.
 """
 
 import argparse
+import hashlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import zlib
 
 from pyftpdlib import __ver__ as PYFTPDLIB_VERSION
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -37,6 +40,8 @@ class Setup:
     def __init__(self):
         self.handler_mixins = []
         self.server_attributes = {}
+        # Commands the quirks add: name -> proto_cmds entry.
+        self.extra_commands = {}
 
 
 QUIRKS = {}  # name -> (help, apply(setup, value))
@@ -85,6 +90,161 @@ def _max_conns(setup, value):
     except (TypeError, ValueError):
         raise SystemExit("ftp_server.py: --quirk max-conns=N needs N >= 1")
     setup.server_attributes["max_cons_per_ip"] = limit
+
+
+def _command(help, arg=True):
+    """A proto_cmds entry for a command these quirks add (paths are checked by the handler)."""
+    return dict(perm=None, auth=True, arg=arg, help=help)
+
+
+def _checked_path(handler, ftp_path):
+    """The filesystem path of a client's path, or None (and a 550) when it is outside the root."""
+    path = handler.fs.ftp2fs(ftp_path)
+    if not handler.fs.validpath(path):
+        handler.respond("550 %s is outside your root." % ftp_path)
+        return None
+    return path
+
+
+class HashMixin:
+    """HASH (draft-bryan-ftpext-hash) with OPTS HASH, as FileZilla Server and ProFTPD offer it."""
+
+    algorithms = ("SHA-256", "SHA-1", "MD5", "CRC32")
+    corrupt = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._extra_feats.append(
+            "HASH " + ";".join(a + ("*" if a == "SHA-256" else "") for a in self.algorithms))
+        self._hash_algorithm = "SHA-256"
+
+    def ftp_OPTS(self, line):
+        command, _, argument = line.partition(" ")
+        if command.upper() != "HASH":
+            return super().ftp_OPTS(line)
+        if not argument:
+            self.respond("200 " + self._hash_algorithm)
+        elif argument.upper() in self.algorithms:
+            self._hash_algorithm = argument.upper()
+            self.respond("200 " + self._hash_algorithm)
+        else:
+            self.respond("501 Unknown algorithm, current selection not changed.")
+
+    def ftp_HASH(self, line):
+        path = _checked_path(self, line)
+        if path is None:
+            return
+        if not self.fs.isfile(path):
+            self.respond("550 %s: not a plain file." % line)
+            return
+        name = self._hash_algorithm
+        digest = {"SHA-256": hashlib.sha256, "SHA-1": hashlib.sha1, "MD5": hashlib.md5}.get(name)
+        crc = 0
+        digester = digest() if digest else None
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                if digester:
+                    digester.update(chunk)
+                else:
+                    crc = zlib.crc32(chunk, crc)
+        value = digester.hexdigest() if digester else "%08x" % crc
+        if self.corrupt:
+            value = ("0" if value[0] != "0" else "1") + value[1:]
+        size = os.path.getsize(path)
+        self.respond("213 %s 0-%d %s %s" % (name, size, value, line))
+
+
+@quirk("hash", "advertise and answer HASH (SHA-256, SHA-1, MD5, CRC32) with OPTS HASH")
+def _hash(setup, value):
+    setup.handler_mixins.append(HashMixin)
+    setup.extra_commands["HASH"] = _command("Syntax: HASH <SP> file-name (hash of a file).")
+
+
+class CorruptHashMixin(HashMixin):
+    corrupt = True
+
+
+@quirk("hash-corrupt", "like hash, but every digest is wrong (a corrupted upload)")
+def _hash_corrupt(setup, value):
+    setup.handler_mixins.append(CorruptHashMixin)
+    setup.extra_commands["HASH"] = _command("Syntax: HASH <SP> file-name (hash of a file).")
+
+
+class SiteSymlinkMixin:
+    """SITE SYMLINK target link, as ProFTPD's mod_site_misc offers it."""
+
+    def ftp_SITE_SYMLINK(self, line):
+        target, _, link = line.partition(" ")
+        path = _checked_path(self, link) if link else None
+        if path is None:
+            if not link:
+                self.respond("501 Syntax: SITE SYMLINK <target> <link>.")
+            return
+        try:
+            os.symlink(target, path)
+        except OSError as error:
+            self.respond("550 %s." % error.strerror)
+        else:
+            self.respond("200 SITE SYMLINK command successful.")
+
+
+@quirk("site-symlink", "accept SITE SYMLINK target link")
+def _site_symlink(setup, value):
+    setup.handler_mixins.append(SiteSymlinkMixin)
+    setup.extra_commands["SITE SYMLINK"] = _command("Syntax: SITE SYMLINK <SP> target <SP> link.")
+
+
+class SiteCopyMixin:
+    """SITE CPFR / SITE CPTO, as ProFTPD's mod_copy offers them: the server copies a file."""
+
+    def ftp_SITE_CPFR(self, line):
+        path = _checked_path(self, line)
+        if path is None:
+            return
+        if not self.fs.isfile(path):
+            self.respond("550 %s: No such file or directory." % line)
+            return
+        self._copy_from = path
+        self.respond("350 File or directory exists, ready for destination name.")
+
+    def ftp_SITE_CPTO(self, line):
+        source = getattr(self, "_copy_from", None)
+        self._copy_from = None
+        if source is None:
+            self.respond("503 Bad sequence of commands.")
+            return
+        path = _checked_path(self, line)
+        if path is None:
+            return
+        try:
+            shutil.copyfile(source, path)
+        except OSError as error:
+            self.respond("550 %s." % error.strerror)
+        else:
+            self.respond("250 Copy successful.")
+
+
+@quirk("site-copy", "accept SITE CPFR/SITE CPTO server-side copies")
+def _site_copy(setup, value):
+    setup.handler_mixins.append(SiteCopyMixin)
+    setup.extra_commands["SITE CPFR"] = _command("Syntax: SITE CPFR <SP> source.")
+    setup.extra_commands["SITE CPTO"] = _command("Syntax: SITE CPTO <SP> destination.")
+
+
+class RntoNoOverwriteMixin:
+    """RNTO refuses an existing target, as IIS and FileZilla Server do."""
+
+    def ftp_RNTO(self, path):
+        if self._rnfr and self.fs.lexists(path):
+            self._rnfr = None
+            self.respond("550 Cannot create a file when that file already exists.")
+            return
+        return super().ftp_RNTO(path)
+
+
+@quirk("rnto-no-overwrite", "RNTO onto an existing name fails with 550 (IIS-style)")
+def _rnto_no_overwrite(setup, value):
+    setup.handler_mixins.append(RntoNoOverwriteMixin)
 
 
 # --------------------------------------------------------------------------
@@ -161,6 +321,7 @@ def make_handler(args, setup):
         # failed logins need not.
         "auth_failed_timeout": 0,
     }
+    attributes["proto_cmds"].update(setup.extra_commands)
     if args.no_mlsd:
         # Not in proto_cmds: FEAT omits MLST, MLST/MLSD get "500 not
         # understood" and OPTS MLST is refused.
