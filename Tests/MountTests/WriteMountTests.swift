@@ -229,6 +229,15 @@ struct WriteMountTests {
                 test "$(cat "$S/moved/b/c/file.txt")" = y
                 rm -r "$M/moved"
                 test ! -e "$S/moved" && test ! -e "$M/moved"
+                echo keep > "$M/keep.txt"; echo other > "$M/other2.txt"
+                mv -n "$M/other2.txt" "$M/keep.txt"                    # RENAME_NOREPLACE
+                test "$(cat "$S/keep.txt")" = keep
+                /usr/bin/python3 -c 'import os, sys, errno
+                try:
+                    os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    sys.exit(0)
+                sys.exit("O_EXCL on an existing name did not fail")' "$M/keep.txt"
                 """, mount: mount, server: server, directory: "dirs")
         }
     }
@@ -331,6 +340,22 @@ struct WriteQuirkMountTests {
             let commands = server.receivedCommands()
             #expect(commands.contains { $0.hasPrefix("HASH") && $0.contains("file.bin") }, "\(commands)")
             #expect(commands.contains { $0.hasPrefix("HASH") && $0.contains(".ftpfs-upload-") }, "a replacement is hashed before its rename")
+        }
+    }
+
+    @Test func uploadsAreVerifiedWithExtensionHashCommands() throws {
+        try withQuirkyServer(["xhash"]) { server, mount in
+            try Shell.run(["bash", "-c", "head -c 100000 /dev/urandom > \(Shell.quote(mount.path("x.bin")))"], timeout: .seconds(30)).check()
+            #expect(server.receivedCommands().contains { $0.hasPrefix("XSHA256") && $0.contains("x.bin") })
+        }
+    }
+
+    @Test func timesAreSetWithSITEUTIMEWhenThereIsNoMFMT() throws {
+        try withQuirkyServer(["site-utime"]) { server, mount in
+            try Shell.run(["touch", "-d", "2004-05-06 07:08:09", mount.path("existing.txt")], timeout: .seconds(30)).check()
+            let attributes = try FileManager.default.attributesOfItem(atPath: server.path("existing.txt"))
+            #expect((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 == 1_083_827_289)  // 2004-05-06 07:08:09 UTC
+            #expect(server.receivedCommands().contains { $0.hasPrefix("SITE UTIME") })
         }
     }
 

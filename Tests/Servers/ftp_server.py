@@ -14,12 +14,14 @@ attribute) registered in QUIRKS below; add new ones the same way.
 """
 
 import argparse
+import calendar
 import hashlib
 import logging
 import os
 import shutil
 import signal
 import sys
+import time
 import zlib
 
 from pyftpdlib import __ver__ as PYFTPDLIB_VERSION
@@ -40,8 +42,9 @@ class Setup:
     def __init__(self):
         self.handler_mixins = []
         self.server_attributes = {}
-        # Commands the quirks add: name -> proto_cmds entry.
+        # Commands the quirks add: name -> proto_cmds entry; and ones they take away.
         self.extra_commands = {}
+        self.removed_commands = []
 
 
 QUIRKS = {}  # name -> (help, apply(setup, value))
@@ -168,6 +171,76 @@ class CorruptHashMixin(HashMixin):
 def _hash_corrupt(setup, value):
     setup.handler_mixins.append(CorruptHashMixin)
     setup.extra_commands["HASH"] = _command("Syntax: HASH <SP> file-name (hash of a file).")
+
+
+class ExtensionHashMixin:
+    """XSHA256, XSHA1, XMD5 and XCRC, as ProFTPD's mod_digest answers them ("250 <hex>")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._extra_feats.extend(["XCRC", "XMD5", "XSHA1", "XSHA256"])
+
+    def _extension_hash(self, line, digest):
+        path = _checked_path(self, line)
+        if path is None:
+            return
+        if not self.fs.isfile(path):
+            self.respond("550 %s: not a plain file." % line)
+            return
+        crc = 0
+        digester = digest() if digest else None
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                if digester:
+                    digester.update(chunk)
+                else:
+                    crc = zlib.crc32(chunk, crc)
+        self.respond("250 %s" % (digester.hexdigest() if digester else "%08X" % crc))
+
+    def ftp_XSHA256(self, line):
+        self._extension_hash(line, hashlib.sha256)
+
+    def ftp_XSHA1(self, line):
+        self._extension_hash(line, hashlib.sha1)
+
+    def ftp_XMD5(self, line):
+        self._extension_hash(line, hashlib.md5)
+
+    def ftp_XCRC(self, line):
+        self._extension_hash(line, None)
+
+
+@quirk("xhash", "advertise and answer XSHA256/XSHA1/XMD5/XCRC (ProFTPD mod_digest style)")
+def _xhash(setup, value):
+    setup.handler_mixins.append(ExtensionHashMixin)
+    for command in ("XSHA256", "XSHA1", "XMD5", "XCRC"):
+        setup.extra_commands[command] = _command("Syntax: %s <SP> file-name." % command)
+
+
+class SiteUtimeMixin:
+    """SITE UTIME YYYYMMDDhhmm[ss] path (ProFTPD's mod_site_misc), the only way to set times."""
+
+    def ftp_SITE_UTIME(self, line):
+        stamp, _, name = line.partition(" ")
+        path = _checked_path(self, name) if name else None
+        if path is None:
+            if not name:
+                self.respond("501 Syntax: SITE UTIME YYYYMMDDhhmm[ss] path.")
+            return
+        try:
+            when = calendar.timegm(time.strptime(stamp[:14].ljust(14, "0"), "%Y%m%d%H%M%S"))
+            os.utime(path, (when, when))
+        except (ValueError, OSError) as error:
+            self.respond("550 %s." % error)
+        else:
+            self.respond("200 SITE UTIME command successful.")
+
+
+@quirk("site-utime", "no MFMT; set times only with SITE UTIME (ProFTPD style)")
+def _site_utime(setup, value):
+    setup.handler_mixins.append(SiteUtimeMixin)
+    setup.extra_commands["SITE UTIME"] = _command("Syntax: SITE UTIME <SP> YYYYMMDDhhmm[ss] <SP> path.")
+    setup.removed_commands.append("MFMT")
 
 
 class SiteSymlinkMixin:
@@ -322,6 +395,8 @@ def make_handler(args, setup):
         "auth_failed_timeout": 0,
     }
     attributes["proto_cmds"].update(setup.extra_commands)
+    for command in setup.removed_commands:
+        attributes["proto_cmds"].pop(command, None)
     if args.no_mlsd:
         # Not in proto_cmds: FEAT omits MLST, MLST/MLSD get "500 not
         # understood" and OPTS MLST is refused.
