@@ -26,6 +26,7 @@ import zlib
 
 from pyftpdlib import __ver__ as PYFTPDLIB_VERSION
 from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 
@@ -45,6 +46,10 @@ class Setup:
         # Commands the quirks add: name -> proto_cmds entry; and ones they take away.
         self.extra_commands = {}
         self.removed_commands = []
+        # Mixins for the handler's AbstractedFS (how listings are formatted).
+        self.fs_mixins = []
+        # Attributes set on the handler class.
+        self.handler_attributes = {"wire_encoding": "utf8"}
 
 
 QUIRKS = {}  # name -> (help, apply(setup, value))
@@ -243,6 +248,94 @@ def _site_utime(setup, value):
     setup.removed_commands.append("MFMT")
 
 
+class DOSListingMixin:
+    """LIST output as IIS sends it in its default (MS-DOS) style:
+
+        01-16-24  09:30AM       <DIR>          Documents
+        11-03-23  11:05PM                 7045 report.txt
+    """
+
+    def format_list(self, basedir, listing, ignore_err=True):
+        for basename in listing:
+            path = os.path.join(basedir, basename)
+            try:
+                st = self.stat(path)  # IIS shows no links: what they point at
+            except (OSError, ValueError):
+                if ignore_err:
+                    continue
+                raise
+            when = time.gmtime(st.st_mtime)
+            stamp = time.strftime("%m-%d-%y  %I:%M%p", when)
+            if os.path.isdir(path):
+                line = "%s       <DIR>          %s\r\n" % (stamp, basename)
+            else:
+                line = "%s %20d %s\r\n" % (stamp, st.st_size, basename)
+            yield line.encode(self.cmd_channel.wire_encoding, self.cmd_channel.unicode_errors)
+
+
+@quirk("dos-list", "LIST in IIS's MS-DOS style (use with --no-mlsd)")
+def _dos_list(setup, value):
+    setup.fs_mixins.append(DOSListingMixin)
+
+
+class WireEncodingMixin:
+    """Speaks a legacy encoding on the wire (commands, replies, listings) while names on disk
+    stay UTF-8, like a Windows server with GBK names seen from Linux; FEAT drops UTF8."""
+
+    def decode(self, data):
+        return data.decode(self.wire_encoding, self.unicode_errors)
+
+    def push(self, text):
+        import asynchat
+        asynchat.async_chat.push(self, text.encode(self.wire_encoding, self.unicode_errors))
+
+    def ftp_FEAT(self, line):
+        pushed = []
+        real_push = self.push
+        self.push = lambda text: pushed.append(text)
+        try:
+            super().ftp_FEAT(line)
+        finally:
+            self.push = real_push
+        for text in pushed:
+            real_push(text.replace(" UTF8\r\n", ""))
+
+    def ftp_OPTS(self, line):
+        if line.upper().startswith("UTF8"):
+            self.respond("502 UTF-8 is not supported here.")
+            return
+        return super().ftp_OPTS(line)
+
+
+class WireEncodingFSMixin:
+    """Re-encodes LIST, MLSD and MLST output (which pyftpdlib builds as UTF-8)."""
+
+    def _reencode(self, lines):
+        encoding = self.cmd_channel.wire_encoding
+        for line in lines:
+            yield line.decode("utf8").encode(encoding, self.cmd_channel.unicode_errors)
+
+    def format_list(self, basedir, listing, ignore_err=True):
+        lines = super().format_list(basedir, listing, ignore_err)
+        if DOSListingMixin in type(self).__mro__:
+            yield from lines  # already in the wire encoding
+        else:
+            yield from self._reencode(lines)
+
+    def format_mlsx(self, basedir, listing, perms, facts, ignore_err=True):
+        yield from self._reencode(super().format_mlsx(basedir, listing, perms, facts, ignore_err))
+
+
+@quirk("encoding", "encoding=NAME: speak NAME (e.g. gbk) on the wire instead of UTF-8")
+def _encoding(setup, value):
+    if not value:
+        raise SystemExit("ftp_server.py: --quirk encoding=NAME needs a codec name")
+    "".encode(value)  # fails early on an unknown codec
+    setup.handler_mixins.append(WireEncodingMixin)
+    setup.fs_mixins.append(WireEncodingFSMixin)
+    setup.handler_attributes["wire_encoding"] = value
+
+
 class SiteSymlinkMixin:
     """SITE SYMLINK target link, as ProFTPD's mod_site_misc offers it."""
 
@@ -405,6 +498,9 @@ def make_handler(args, setup):
     if args.passive_ports:
         first, _, last = args.passive_ports.partition("-")
         attributes["passive_ports"] = list(range(int(first), int(last) + 1))
+    attributes.update(setup.handler_attributes)
+    if setup.fs_mixins:
+        attributes["abstracted_fs"] = type("TestFS", tuple(setup.fs_mixins) + (AbstractedFS,), {})
     bases = tuple(setup.handler_mixins) + (FTPHandler,)
     return type("TestFTPHandler", bases, attributes)
 
