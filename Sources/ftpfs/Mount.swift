@@ -55,6 +55,11 @@ struct Mount {
         let credentials = try Credentials.resolve(url: url, configuration: configuration)
         for warning in credentials.warnings { printWarning(warning) }
 
+        guard let codec = nameCodec(forEncoding: configuration.connection.encoding) else {
+            throw Preflight.Failure(status: .usage,
+                                    message: "encoding: iconv does not know '\(configuration.connection.encoding ?? "")' (see iconv -l)")
+        }
+
         // 4. Log in, so a wrong host or password fails before anything is mounted.
         let clientConfiguration = ClientConfiguration(
             host: endpoint.host, port: endpoint.port, user: credentials.user,
@@ -65,7 +70,7 @@ struct Mount {
                 ? .active(address: configuration.connection.activeAddress) : .passive,
             disableEPSV: configuration.connection.disableEPSV,
             listingCommand: FTPClient.ListingCommand(rawValue: configuration.connection.listing.rawValue) ?? .auto,
-            listHiddenFiles: ListHiddenFiles(configuration.connection.listDashA))
+            listHiddenFiles: ListHiddenFiles(configuration.connection.listDashA), nameCodec: codec)
         let pool = ConnectionPool(configuration: clientConfiguration,
                                   maxConnections: configuration.connection.maxConnections, logger: logger)
         do {
