@@ -26,6 +26,8 @@ public final class FTPSession: @unchecked Sendable {
     var transferInProgress = false
     /// The algorithm `OPTS HASH` last selected on this connection.
     var selectedHashAlgorithm: HashAlgorithm?
+    /// The directory being listed, for messages about its listing.
+    private var workingDirectoryForLog = ""
 
     private init(configuration: ClientConfiguration, capabilities: ServerCapabilities,
                  control: ControlConnection, logger: Logger)
@@ -200,14 +202,35 @@ public final class FTPSession: @unchecked Sendable {
     /// `-l` would list wrongly.
     public func list(directory path: String) throws(FTPError) -> DirectoryListing {
         try changeDirectory(path)
+        workingDirectoryForLog = path
         if useMLSD {
             do {
-                return try transferListing(command: .mlsd(), machine: true)
+                var listing = try transferListing(command: .mlsd(), machine: true)
+                if listing.entries.contains(where: { $0.kind == .symlink && $0.linkTarget == nil }) {
+                    try fillLinkTargets(of: &listing)
+                }
+                return listing
             } catch let error where Self.isUnsupported(error) {
                 logger.info("server advertises MLST but refused MLSD (\(error)); using LIST from now on")
                 capabilities.update { $0.mlsdRefused = true }
             }
         }
+        return try unixListing()
+    }
+
+    /// MLSD says "symlink" without saying where to on ProFTPD (`type=OS.unix=symlink`) and
+    /// Pure-FTPd (`OS.unix=slink:` with nothing after it); LIST's `name -> target` does.
+    private func fillLinkTargets(of listing: inout DirectoryListing) throws(FTPError) {
+        let targets = try unixListing().entries.reduce(into: [String: String]()) { targets, entry in
+            if entry.kind == .symlink, let target = entry.linkTarget { targets[entry.name] = target }
+        }
+        for index in listing.entries.indices where listing.entries[index].kind == .symlink {
+            listing.entries[index].linkTarget = listing.entries[index].linkTarget ?? targets[listing.entries[index].name]
+        }
+    }
+
+    /// LIST, with `-a` when the server takes it (vsftpd hides dot files without it).
+    private func unixListing() throws(FTPError) -> DirectoryListing {
         let wantHidden: Bool = switch configuration.listHiddenFiles {
         case .always: true
         case .never: false
@@ -264,7 +287,13 @@ public final class FTPSession: @unchecked Sendable {
         }
         let truncated = ListingCompletion.isTruncated(final)
         if truncated {
-            logger.warning("the server cut the listing short: \(final.lines.joined(separator: " / "))")
+            let advice = machine ? "-o list=list may get more from this server"
+                : features.supportsMLST ? "-o list=mlsd may get more from this server"
+                : "only the server's administrator can raise its limit"
+            logger.warning("""
+                the server cut the listing of \(workingDirectoryForLog) short (\(final.lines.joined(separator: " / "))); \
+                showing the \(result.entries.count) entries it sent; \(advice)
+                """)
         }
         return DirectoryListing(entries: result.entries, isTruncated: truncated, skippedLines: result.skipped)
     }

@@ -69,6 +69,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     let writers = WriterTable()
     let exactTimes = ExactTimes()
     let staging: StagingArea
+    let links: LinkResolutions
     let mountTime = Timestamp.now()
 
     public init(pool: ConnectionPool, configuration: FileSystemConfiguration, logger: Logger) {
@@ -77,6 +78,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         self.logger = logger
         self.listings = ListingCache(timeout: configuration.directoryCacheTimeout)
         self.staging = StagingArea(directory: configuration.cacheDirectory)
+        self.links = LinkResolutions(timeout: configuration.directoryCacheTimeout)
         pool.setStarvationHandler { [weak self] in
             guard let self else { return false }
             return self.releaseIdleReadStream() || self.suspendIdleUpload()
@@ -140,7 +142,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     func attributes(of path: String) throws(Errno) -> FileAttributes {
         if path == "/" { return rootAttributes }
         if let writer = writers.writer(for: path) { return writer.attributes }
-        return makeAttributes(exactTimes.refine(try entry(at: path), at: path))
+        return makeAttributes(presented(exactTimes.refine(try entry(at: path), at: path), at: path))
     }
 
     var rootAttributes: FileAttributes {
@@ -219,7 +221,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         for entry in listing.ordered where !entry.name.hasPrefix(Self.temporaryPrefix) {
             let childPath = prefix + entry.name
             let attributes = writers.writer(for: childPath)?.attributes
-                ?? makeAttributes(exactTimes.refine(entry, at: childPath))
+                ?? makeAttributes(presented(exactTimes.refine(entry, at: childPath), at: childPath))
             entries.append(DirectoryEntry(name: entry.name, attributes: attributes))
         }
         return entries
@@ -238,12 +240,9 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     }
 
     public func readlink(_ path: String) throws(Errno) -> String {
-        let entry = try entry(at: path)
+        let entry = presented(try entry(at: path), at: path)
         guard entry.kind == .symlink else { throw .invalidArgument }
-        guard let target = entry.linkTarget else {
-            // The listing said "symlink" but not where to (MLSD without a slink fact).
-            throw .ioError
-        }
+        guard let target = entry.linkTarget else { throw .noSuchFile }
         return target
     }
 

@@ -336,6 +336,61 @@ def _encoding(setup, value):
     setup.handler_attributes["wire_encoding"] = value
 
 
+class ListLimitFSMixin:
+    """Sends at most `listing_limit` entries per LIST/MLSD, as Pure-FTPd does (10000 by default)."""
+
+    def _limited(self, lines):
+        for count, line in enumerate(lines):
+            if count == self.cmd_channel.listing_limit:
+                self.cmd_channel.listing_truncated = True
+                return
+            yield line
+
+    def format_list(self, basedir, listing, ignore_err=True):
+        return self._limited(super().format_list(basedir, listing, ignore_err))
+
+    def format_mlsx(self, basedir, listing, perms, facts, ignore_err=True):
+        return self._limited(super().format_mlsx(basedir, listing, perms, facts, ignore_err))
+
+
+class ListLimitMixin:
+    listing_truncated = False
+
+    def respond(self, resp, *args, **kwargs):
+        if resp.startswith("226") and self.listing_truncated:
+            self.listing_truncated = False
+            self.push("226-Output truncated to %d matches\r\n" % self.listing_limit)
+        return super().respond(resp, *args, **kwargs)
+
+
+@quirk("list-limit", "list-limit=N: LIST/MLSD send at most N entries and say "
+                     "'226-Output truncated to N matches' (Pure-FTPd)")
+def _list_limit(setup, value):
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise SystemExit("ftp_server.py: --quirk list-limit=N needs a number")
+    setup.fs_mixins.insert(0, ListLimitFSMixin)
+    setup.handler_mixins.append(ListLimitMixin)
+    setup.handler_attributes["listing_limit"] = limit
+
+
+class NoListOptionsMixin:
+    """LIST takes its argument as a path only: `LIST -a` is "550 -a: No such file"."""
+
+    def pre_process_command(self, line, cmd, arg):
+        if cmd == "LIST" and arg and arg.startswith("-"):
+            self.logline("<- %s" % line)
+            self.respond("550 %s: No such file or directory." % arg)
+            return
+        return super().pre_process_command(line, cmd, arg)
+
+
+@quirk("no-list-options", "LIST -a (any LIST option) answers 550")
+def _no_list_options(setup, value):
+    setup.handler_mixins.append(NoListOptionsMixin)
+
+
 class SiteSymlinkMixin:
     """SITE SYMLINK target link, as ProFTPD's mod_site_misc offers it."""
 
