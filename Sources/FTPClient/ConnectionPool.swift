@@ -6,11 +6,17 @@ import ThreadSupport
 import Glibc
 #endif
 
-/// Hands out logged-in sessions, at most `maxConnections` at a time.
+/// Hands out logged-in sessions, at most `maxConnections` at a time, and keeps them working
+/// through what real servers and networks do to them.
 ///
-/// Each operation borrows one session and returns it, so parallel readers of different files
-/// proceed in parallel. A session that failed is closed instead of being returned to the idle
-/// list, and an idempotent operation that lost its connection is retried on a fresh one.
+/// - Each operation borrows one session and returns it, so parallel readers proceed in parallel.
+/// - An idle session is checked before reuse (a dropped one is replaced without a round trip)
+///   and closed after `idleTimeout`, before servers drop it themselves.
+/// - A server that refuses another connection ("421 Too many connections", or a 530 that says
+///   so) lowers the cap; waiting operations queue instead of failing, and the cap grows back by
+///   one after a quiet minute.
+/// - An idempotent operation that lost its connection is retried on a fresh one with backoff,
+///   as long as its deadline allows: a dead server gives an error in bounded time.
 ///
 /// Lock order: `lock` is a leaf — nothing else is locked while it is held, and no I/O happens
 /// under it. The starvation handler is called without it.
@@ -18,24 +24,34 @@ public final class ConnectionPool: @unchecked Sendable {
     public let configuration: ClientConfiguration
     public let capabilities = ServerCapabilities()
     public let logger: Logger
+    public let maxConnections: Int
+    /// Seconds an idle session is kept.
+    public let idleTimeout: Double
+
+    private struct IdleSession {
+        var session: FTPSession
+        var since: Double
+    }
 
     private let lock = ConditionLock()
     /// Sessions ready for use, most recently used last (so the warmest is reused first).
-    private var idle: [FTPSession] = []
+    private var idle: [IdleSession] = []
     /// Sessions that exist or are being connected: idle + borrowed + connecting.
     private var openCount = 0
     /// The current cap: `maxConnections`, lowered when the server refuses more connections.
     private var cap: Int
+    /// When the server last refused a connection (to grow the cap back cautiously).
+    private var lastRefusal: Double = 0
     private var isShutDown = false
     private var starvationHandler: (@Sendable () -> Bool)?
     private var firstSessionInfo: (home: String, features: FeatureSet)?
+    private var maintenanceStarted = false
 
-    public let maxConnections: Int
-
-    public init(configuration: ClientConfiguration, maxConnections: Int, logger: Logger) {
+    public init(configuration: ClientConfiguration, maxConnections: Int, idleTimeout: Double = 60, logger: Logger) {
         self.configuration = configuration
         self.maxConnections = max(1, maxConnections)
         self.cap = max(1, maxConnections)
+        self.idleTimeout = idleTimeout > 0 ? idleTimeout : 60
         self.logger = logger
     }
 
@@ -47,8 +63,48 @@ public final class ConnectionPool: @unchecked Sendable {
         lock.withLock {
             firstSessionInfo = (session.homeDirectory, session.features)
             openCount += 1
-            idle.append(session)
+            idle.append(IdleSession(session: session, since: MonotonicClock.now))
         }
+    }
+
+    /// Starts the thread that closes sessions idle too long and grows a lowered cap back. Call
+    /// after daemonizing (a thread does not survive fork).
+    public func startMaintenance() {
+        let start = lock.withLock { () -> Bool in
+            defer { maintenanceStarted = true }
+            return !maintenanceStarted
+        }
+        guard start else { return }
+        let thread = Thread { [weak self] in
+            while let pool = self, pool.maintain() {
+                usleep(500_000)
+            }
+        }
+        thread.start()
+    }
+
+    /// One round of maintenance; returns false once the pool is shut down.
+    private func maintain() -> Bool {
+        let now = MonotonicClock.now
+        let expired = lock.withLock { () -> [FTPSession]? in
+            if isShutDown { return nil }
+            let (old, fresh) = idle.partitioned { now - $0.since >= idleTimeout }
+            idle = fresh
+            openCount -= old.count
+            if cap < maxConnections, lastRefusal > 0, now - lastRefusal >= 60 {
+                cap += 1
+                lastRefusal = now
+                logger.info("trying \(cap) connections again")
+                lock.broadcast()
+            }
+            return old.map(\.session)
+        }
+        guard let expired else { return false }
+        for session in expired {
+            logger.debug("closing a session idle for \(Int(idleTimeout)) s")
+            session.quit()
+        }
+        return true
     }
 
     /// The login directory reported by the first session.
@@ -62,17 +118,26 @@ public final class ConnectionPool: @unchecked Sendable {
         lock.withLock { starvationHandler = handler }
     }
 
-    /// Borrows a session; waits when all are in use. Must be returned with `checkin`.
-    public func checkout() throws(FTPError) -> FTPSession {
+    /// Borrows a session; waits while all are in use. Must be returned with `checkin`.
+    /// Gives up with `.timedOut` at `deadline` (monotonic seconds) when one is given.
+    public func checkout(deadline: Double? = nil) throws(FTPError) -> FTPSession {
+        var backoff = 0.1
         lock.lock()
         while true {
             if isShutDown {
                 lock.unlock()
                 throw .connectionClosed("(the file system is shutting down)")
             }
-            if let session = idle.popLast() {
+            if let candidate = idle.popLast() {
                 lock.unlock()
-                return session
+                if candidate.session.looksAlive && MonotonicClock.now - candidate.since < idleTimeout {
+                    return candidate.session
+                }
+                logger.debug("replacing a session the server dropped or that idled too long")
+                candidate.session.close()
+                lock.lock()
+                openCount -= 1
+                continue
             }
             if openCount < cap {
                 openCount += 1
@@ -83,16 +148,31 @@ public final class ConnectionPool: @unchecked Sendable {
                 } catch {
                     lock.lock()
                     openCount -= 1
-                    if case .serviceUnavailable = error, openCount > 0 {
+                    lock.broadcast()
+                    guard Self.isConnectionLimit(error) else {
+                        lock.unlock()
+                        throw error
+                    }
+                    lastRefusal = MonotonicClock.now
+                    if openCount > 0 {
                         // The server limits connections per user or address: live with what we have.
-                        cap = max(1, openCount)
-                        logger.notice("server refused another connection (\(error)); using at most \(cap)")
-                        lock.broadcast()
+                        if cap > openCount {
+                            cap = openCount
+                            logger.notice("server refused another connection (\(error)); using at most \(cap)")
+                        }
                         continue
                     }
-                    lock.broadcast()
+                    // Not even one: someone else holds the server's slots. Wait for one to free up.
+                    if let deadline, MonotonicClock.now + backoff > deadline {
+                        lock.unlock()
+                        throw error
+                    }
                     lock.unlock()
-                    throw error
+                    logger.info("server refused a connection (\(error)); retrying in \(backoff) s")
+                    usleep(UInt32(backoff * 1_000_000))
+                    backoff = min(backoff * 2, 2)
+                    lock.lock()
+                    continue
                 }
             }
             let handler = starvationHandler
@@ -102,10 +182,31 @@ public final class ConnectionPool: @unchecked Sendable {
                 continue
             }
             lock.lock()
+            if let deadline, MonotonicClock.now >= deadline {
+                lock.unlock()
+                throw .timedOut("waiting for a free connection (all \(cap) are busy)")
+            }
             if idle.isEmpty && openCount >= cap && !isShutDown {
                 // Timed, so an idle read stream that becomes reclaimable is noticed.
                 lock.wait(seconds: 0.05)
             }
+        }
+    }
+
+    /// 421 at the greeting, or a login refused with words that mean "too many" (vsftpd:
+    /// "421 There are too many connected users", ProFTPD: "530 Sorry, the maximum number of
+    /// clients (2) from your host are already connected", Pure-FTPd, IIS, FileZilla alike).
+    static func isConnectionLimit(_ error: FTPError) -> Bool {
+        switch error {
+        case .serviceUnavailable:
+            return true
+        case .loginFailed(let reply):
+            let text = reply.text.lowercased()
+            return reply.code.rawValue == 421
+                || ["too many", "maximum number", "connection limit", "limit reached", "try again later"]
+                    .contains { text.contains($0) }
+        default:
+            return false
         }
     }
 
@@ -121,7 +222,7 @@ public final class ConnectionPool: @unchecked Sendable {
         }
         let keep = lock.withLock { () -> Bool in
             if isShutDown { return false }
-            idle.append(session)
+            idle.append(IdleSession(session: session, since: MonotonicClock.now))
             lock.signal()
             return true
         }
@@ -131,26 +232,31 @@ public final class ConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// The deadline for an operation starting now: the reply timeout, from now.
+    public func deadline() -> Double {
+        MonotonicClock.now + configuration.timeout
+    }
+
     /// Runs `body` with a borrowed session. When the connection is lost and the operation is
-    /// idempotent, it is retried on a new connection (twice at most).
-    public func withSession<T>(idempotent: Bool = true,
+    /// idempotent, it is retried on a new connection with backoff until `deadline` (default:
+    /// `timeout` from now). Non-idempotent operations are never repeated here.
+    public func withSession<T>(idempotent: Bool = true, deadline: Double? = nil,
                                _ body: (FTPSession) throws(FTPError) -> T) throws(FTPError) -> T
     {
-        var attempt = 0
+        let end = deadline ?? self.deadline()
+        var backoff = 0.05
         while true {
-            let session = try checkout()
+            let session = try checkout(deadline: end)
             do {
                 let result = try body(session)
                 checkin(session)
                 return result
             } catch {
                 checkin(session)
-                if idempotent, error.isConnectionLost, attempt < 2 {
-                    attempt += 1
-                    logger.info("connection lost (\(error)); retrying on a new connection")
-                    continue
-                }
-                throw error
+                guard idempotent, error.isConnectionLost, MonotonicClock.now + backoff < end else { throw error }
+                logger.info("connection lost (\(error)); retrying on a new connection")
+                usleep(UInt32(backoff * 1_000_000))
+                backoff = min(backoff * 4, 1)
             }
         }
     }
@@ -159,7 +265,7 @@ public final class ConnectionPool: @unchecked Sendable {
     public func shutdown() {
         let sessions = lock.withLock { () -> [FTPSession] in
             isShutDown = true
-            let all = idle
+            let all = idle.map(\.session)
             idle.removeAll()
             openCount -= all.count
             lock.broadcast()
@@ -168,6 +274,43 @@ public final class ConnectionPool: @unchecked Sendable {
         for session in sessions { session.quit() }
     }
 
-    /// Sessions in use and idle, for status reports.
-    public var counts: (open: Int, idle: Int) { lock.withLock { (openCount, idle.count) } }
+    /// Sessions in use and idle, and the current cap, for status reports.
+    public var counts: (open: Int, idle: Int, cap: Int) { lock.withLock { (openCount, idle.count, cap) } }
+}
+
+/// A detached thread running a closure (for background maintenance that must not sit on
+/// Swift's cooperative pool).
+final class Thread {
+    private let body: () -> Void
+
+    init(_ body: @escaping () -> Void) {
+        self.body = body
+    }
+
+    func start() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { context in
+            let owner = Unmanaged<Thread>.fromOpaque(context!).takeRetainedValue()
+            owner.body()
+            return nil
+        }, box)
+        if status == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<Thread>.fromOpaque(box).release()
+        }
+    }
+}
+
+extension Array {
+    /// The elements that satisfy `belongs`, and the others, in order.
+    func partitioned(_ belongs: (Element) -> Bool) -> ([Element], [Element]) {
+        var yes: [Element] = []
+        var no: [Element] = []
+        for element in self {
+            if belongs(element) { yes.append(element) } else { no.append(element) }
+        }
+        return (yes, no)
+    }
 }

@@ -68,3 +68,14 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+extension FTPError {
+    /// The server would not take a new connection right now (refused, or "421 too many"): it
+    /// may be restarting or busy, so trying again later can succeed.
+    public var isConnectionRefusal: Bool {
+        switch self {
+        case .connectionRefused, .serviceUnavailable: true
+        default: false
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import FTPClient
 import FTPProtocol
 import FuseBridge
+import ThreadSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,35 @@ import Glibc
 /// Names: unlink, mkdir, rmdir, rename and symlink. Each updates the listing cache in place, so
 /// the next `ls` here shows the change without listing the directory again.
 extension FTPFileSystem {
+    /// Runs a change that must not be blindly repeated (DELE, MKD, RMD, RNFR/RNTO). When the
+    /// connection drops before the reply, the server may or may not have done it: `hasHappened`
+    /// looks, on a new connection, and the change is repeated only when it has not.
+    func performChange(_ operation: FileOperation, _ change: (FTPSession) throws(FTPError) -> Void,
+                       hasHappened: (FTPSession) throws(FTPError) -> Bool) throws(FTPError)
+    {
+        let deadline = pool.deadline()
+        while true {
+            do {
+                try pool.withSession(idempotent: false, deadline: deadline, change)
+                return
+            } catch where error.isConnectionLost && MonotonicClock.now < deadline {
+                logger.info("connection lost during \(operation) (\(error)); checking whether the server did it")
+                if try pool.withSession(deadline: deadline, hasHappened) { return }
+            }
+        }
+    }
+
+    /// The entry at a server path, looked up in a fresh listing of its parent (nil: missing).
+    static func serverEntry(at path: String, on session: FTPSession) throws(FTPError) -> ListingEntry? {
+        let name = FTPPath.lastComponent(path)
+        do {
+            return try session.list(directory: FTPPath.parent(path)).entries.first { $0.name == name }
+        } catch {
+            if error.replyCode == .fileUnavailable { return nil }
+            throw error
+        }
+    }
+
     public func unlink(_ path: String) throws(Errno) {
         try requireWritable()
         if let writer = writers.writer(for: path) {
@@ -24,8 +54,11 @@ extension FTPFileSystem {
             }
         }
         let target = serverPath(path)
-        try withSession(.delete, idempotent: false) { (session) throws(FTPError) in
-            try session.delete(target)
+        do {
+            try performChange(.delete, { (session) throws(FTPError) in try session.delete(target) },
+                              hasHappened: { (session) throws(FTPError) in try Self.serverEntry(at: target, on: session) == nil })
+        } catch {
+            throw mapped(error, .delete)
         }
         forgetEntry(path)
     }
@@ -41,9 +74,10 @@ extension FTPFileSystem {
         try requireWritable()
         let target = serverPath(path)
         do {
-            try pool.withSession(idempotent: false) { (session) throws(FTPError) in
-                try session.makeDirectory(target)
-            }
+            try performChange(.makeDirectory, { (session) throws(FTPError) in try session.makeDirectory(target) },
+                              hasHappened: { (session) throws(FTPError) in
+                                  try Self.serverEntry(at: target, on: session)?.kind == .directory
+                              })
         } catch {
             // vsftpd says "550 Create directory operation failed." whether the name exists or
             // permission is missing: look before choosing EEXIST.
@@ -66,9 +100,8 @@ extension FTPFileSystem {
         try requireWritable()
         let target = serverPath(path)
         do {
-            try pool.withSession(idempotent: false) { (session) throws(FTPError) in
-                try session.removeDirectory(target)
-            }
+            try performChange(.removeDirectory, { (session) throws(FTPError) in try session.removeDirectory(target) },
+                              hasHappened: { (session) throws(FTPError) in try Self.serverEntry(at: target, on: session) == nil })
         } catch {
             // "550 Remove directory operation failed." (vsftpd) may mean not empty, missing or
             // not permitted: look.
@@ -123,12 +156,20 @@ extension FTPFileSystem {
         let from = serverPath(source)
         let to = serverPath(destination)
         let replacesFile = destinationEntry != nil && destinationEntry?.kind != .directory
-        try withSession(.rename, idempotent: false) { (session) throws(FTPError) in
-            if replacesFile {
-                try replace(to, with: from, on: session)
-            } else {
-                try session.rename(from, to: to)
-            }
+        do {
+            try performChange(.rename, { (session) throws(FTPError) in
+                if replacesFile {
+                    try replace(to, with: from, on: session)
+                } else {
+                    try session.rename(from, to: to)
+                }
+            }, hasHappened: { (session) throws(FTPError) in
+                let sourceGone = try Self.serverEntry(at: from, on: session) == nil
+                let destinationThere = try Self.serverEntry(at: to, on: session) != nil
+                return sourceGone && destinationThere
+            })
+        } catch {
+            throw mapped(error, .rename)
         }
 
         listings.updateEntry(at: source) { $0 = nil }

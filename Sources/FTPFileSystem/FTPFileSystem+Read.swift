@@ -1,6 +1,7 @@
 import FTPClient
 import FTPProtocol
 import FuseBridge
+import ThreadSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -50,7 +51,7 @@ extension FTPFileSystem {
         }
 
         var filled = 0
-        var retries = 0
+        let deadline = pool.deadline()
         while filled < buffer.count {
             let position = UInt64(offset) + UInt64(filled)
             let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[filled...])
@@ -60,15 +61,16 @@ extension FTPFileSystem {
                 continue
             }
             do {
-                let count = try readFromStream(file, at: position, into: destination)
+                let count = try readFromStream(file, at: position, into: destination, deadline: deadline)
                 if count == 0 { break }  // end of file
                 filled += count
             } catch {
                 file.closeStream(pool: pool)
-                // A stream broken mid-transfer resumes with REST where it stopped.
-                if error.isConnectionLost, retries < 2 {
-                    retries += 1
+                // A stream broken mid-transfer resumes with REST where it stopped, for as long as
+                // the operation's deadline allows (a server that stopped answering ends it).
+                if error.isConnectionLost, MonotonicClock.now < deadline {
                     logger.info("read of \(path) at \(position) failed (\(error)); resuming")
+                    usleep(20_000)
                     continue
                 }
                 let code = Self.errno(for: error, during: .read)
@@ -84,7 +86,8 @@ extension FTPFileSystem {
     /// Reads the next bytes at `position` into `destination` from the file's stream, starting
     /// or repositioning the stream as needed. Returns 0 at end of file. Call with the file locked.
     private func readFromStream(_ file: OpenFile, at position: UInt64,
-                                into destination: UnsafeMutableRawBufferPointer) throws(FTPError) -> Int
+                                into destination: UnsafeMutableRawBufferPointer,
+                                deadline: Double) throws(FTPError) -> Int
     {
         if let end = file.endOfFile, position >= end { return 0 }
         if let stream = file.stream, position != stream.position {
@@ -96,7 +99,7 @@ extension FTPFileSystem {
         if let current = file.stream {
             stream = current
         } else {
-            let session = try pool.checkout()
+            let session = try pool.checkout(deadline: deadline)
             do {
                 let transfer = try session.retrieve(file.serverPath, from: position)
                 stream = ReadStream(transfer: transfer, position: position)

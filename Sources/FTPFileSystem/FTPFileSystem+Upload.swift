@@ -1,6 +1,7 @@
 import FTPClient
 import FTPProtocol
 import FuseBridge
+import ThreadSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ extension FTPFileSystem {
     func startUpload(_ writer: FileWriter, appending: Bool) throws(Errno) {
         let session: FTPSession
         do {
-            session = try pool.checkout()
+            session = try pool.checkout(deadline: pool.deadline())
         } catch {
             throw mapped(error, .write)
         }
@@ -42,40 +43,107 @@ extension FTPFileSystem {
         }
     }
 
-    /// Sends bytes on the writer's stream. A failure loses what was streamed: the writer keeps
-    /// the error for every later flush, and the partial upload is removed.
+    /// Sends bytes on the writer's stream. A dropped connection is resumed (see
+    /// `resumeAfterLoss`); any other failure loses what was streamed: the writer keeps the error
+    /// for every later flush, and the partial upload is removed.
     func send(_ bytes: UnsafeRawBufferPointer, on stream: UploadStream, of writer: FileWriter) throws(Errno) {
-        do {
-            try stream.transfer.write(bytes)
-        } catch {
-            let code = mapped(error, .write)
-            pool.checkin(stream.transfer.session)
-            abandon(stream.target, isTemporary: stream.isTemporary, of: writer)
-            writer.state = .idle
-            writer.failure = code
-            logger.error("upload of \(writer.path) failed: \(error)")
-            throw code
+        while true {
+            do {
+                try stream.transfer.write(bytes)
+                break
+            } catch {
+                if resumeAfterLoss(stream, of: writer, error: error) { continue }
+                throw fail(stream, of: writer, error)
+            }
         }
         stream.digest?.update(bytes)
         stream.position += UInt64(bytes.count)
+        stream.tail.append(bytes, endingAt: stream.position)
+        stream.lastProgress = MonotonicClock.now
+    }
+
+    /// Ends the stream's transfer and reads the server's verdict, resuming after a drop.
+    func finish(_ stream: UploadStream, of writer: FileWriter) throws(Errno) {
+        while true {
+            do {
+                try stream.transfer.finish()
+                pool.checkin(stream.transfer.session)
+                return
+            } catch {
+                if resumeAfterLoss(stream, of: writer, error: error) { continue }
+                throw fail(stream, of: writer, error)
+            }
+        }
+    }
+
+    /// A stream failed for good: the partial upload is removed and the error kept.
+    private func fail(_ stream: UploadStream, of writer: FileWriter, _ error: FTPError) -> Errno {
+        let code = mapped(error, .write)
+        pool.checkin(stream.transfer.session)
+        abandon(stream.target, isTemporary: stream.isTemporary, of: writer)
+        writer.state = .idle
+        writer.failure = code
+        logger.error("upload of \(writer.path) failed: \(error)")
+        return code
+    }
+
+    /// After a streaming upload lost its connection (the server dropped it, restarted, or the
+    /// network broke): asks a new connection how much of the file arrived (SIZE), sends what is
+    /// missing again from the kept tail with APPE, and lets the stream go on there. Returns false
+    /// when that cannot be done: another kind of error, no progress for `timeout` seconds, or
+    /// more missing than the tail holds. The upload is never left silently short.
+    private func resumeAfterLoss(_ stream: UploadStream, of writer: FileWriter, error: FTPError) -> Bool {
+        guard error.isConnectionLost else { return false }
+        pool.checkin(stream.transfer.session)
+        let deadline = stream.lastProgress + pool.configuration.timeout
+        var backoff = 0.05
+        while MonotonicClock.now < deadline {
+            let session: FTPSession
+            do {
+                session = try pool.checkout(deadline: deadline)
+            } catch {
+                guard error.isConnectionLost || error.isConnectionRefusal else { return false }
+                usleep(UInt32(backoff * 1_000_000))
+                backoff = min(backoff * 2, 1)
+                continue
+            }
+            do throws(FTPError) {
+                let received: UInt64
+                do {
+                    received = try session.size(of: stream.target)
+                } catch where error.replyCode == .fileUnavailable {
+                    received = 0  // nothing arrived at all
+                }
+                guard let missing = stream.tail.bytes(from: received, to: stream.position) else {
+                    pool.checkin(session)
+                    logger.error("upload of \(writer.path) cannot resume: the server has \(received) of \(stream.position) bytes, more is missing than ftpfs kept")
+                    return false
+                }
+                let transfer = try session.append(stream.target)
+                let sent: Result<Void, FTPError> = missing.withUnsafeBytes { raw in
+                    Result { () throws(FTPError) in try transfer.write(raw) }
+                }
+                try sent.get()
+                // The session stays borrowed by the stream until it finishes.
+                stream.transfer = transfer
+                stream.lastProgress = MonotonicClock.now
+                logger.notice("upload of \(writer.path) resumed at byte \(received) after: \(error)")
+                return true
+            } catch {
+                pool.checkin(session)
+                guard error.isConnectionLost else { return false }
+                usleep(UInt32(backoff * 1_000_000))
+                backoff = min(backoff * 2, 1)
+            }
+        }
+        return false
     }
 
     /// Finishes the writer's stream where it is (its connection is needed elsewhere, or what it
     /// sent must be read back); APPE continues it later.
     func suspend(_ writer: FileWriter) throws(Errno) {
         guard case .streaming(let stream) = writer.state else { return }
-        do {
-            try stream.transfer.finish()
-        } catch {
-            let code = mapped(error, .write)
-            pool.checkin(stream.transfer.session)
-            abandon(stream.target, isTemporary: stream.isTemporary, of: writer)
-            writer.state = .idle
-            writer.failure = code
-            logger.error("upload of \(writer.path) failed: \(error)")
-            throw code
-        }
-        pool.checkin(stream.transfer.session)
+        try finish(stream, of: writer)
         writer.state = .suspended(SuspendedUpload(target: stream.target, isTemporary: stream.isTemporary,
                                                   position: stream.position, digest: stream.digest))
     }
@@ -84,7 +152,7 @@ extension FTPFileSystem {
     func resume(_ writer: FileWriter, _ suspended: SuspendedUpload) throws(Errno) {
         let session: FTPSession
         do {
-            session = try pool.checkout()
+            session = try pool.checkout(deadline: pool.deadline())
         } catch {
             throw mapped(error, .write)
         }
@@ -191,18 +259,7 @@ extension FTPFileSystem {
         let upload: CompletedUpload
         switch writer.state {
         case .streaming(let stream):
-            do {
-                try stream.transfer.finish()
-            } catch {
-                let code = mapped(error, .write)
-                pool.checkin(stream.transfer.session)
-                abandon(stream.target, isTemporary: stream.isTemporary, of: writer)
-                writer.state = .idle
-                writer.failure = code
-                logger.error("upload of \(writer.path) failed: \(error)")
-                throw code
-            }
-            pool.checkin(stream.transfer.session)
+            try finish(stream, of: writer)
             upload = CompletedUpload(target: stream.target, isTemporary: stream.isTemporary,
                                      size: stream.position, digest: stream.digest?.finish())
             writer.state = .idle
@@ -218,14 +275,23 @@ extension FTPFileSystem {
         }
 
         do {
-            try pool.withSession(idempotent: false) { (session) throws(FTPError) in
-                try verify(upload, of: writer, on: session)
-                if upload.isTemporary {
-                    try replace(writer.serverPath, with: upload.target, on: session)
-                }
-                writer.existsOnServer = true
-                writer.needsUpload = false
-                writer.hadServerFile = true
+            // Verifying only reads: it may be retried. The rename that puts a replacement in
+            // place may not be repeated blindly after a drop: look first.
+            try pool.withSession { (session) throws(FTPError) in try verify(upload, of: writer, on: session) }
+            if upload.isTemporary {
+                let final = writer.serverPath
+                try performChange(.rename, { (session) throws(FTPError) in
+                    try replace(final, with: upload.target, on: session)
+                }, hasHappened: { (session) throws(FTPError) in
+                    let temporaryGone = try Self.serverEntry(at: upload.target, on: session) == nil
+                    let placed = try Self.serverEntry(at: final, on: session)?.size == upload.size
+                    return temporaryGone && placed
+                })
+            }
+            writer.existsOnServer = true
+            writer.needsUpload = false
+            writer.hadServerFile = true
+            try pool.withSession { (session) throws(FTPError) in
                 applyPendingAttributes(writer, on: session, replaced: upload.isTemporary)
             }
         } catch {
@@ -250,6 +316,32 @@ extension FTPFileSystem {
 
     /// Uploads a whole file (the staged copy, or nothing for an empty file) in one STOR.
     private func uploadWhole(_ writer: FileWriter, from staged: StagedFile?) throws(Errno) -> CompletedUpload {
+        // The staged copy (or an empty file) can always be sent again: a dropped connection
+        // redoes the upload, a few times, while the server keeps answering.
+        var attempt = 0
+        while true {
+            do {
+                return try uploadWholeOnce(writer, from: staged)
+            } catch let failure as DroppedUpload where attempt < 4 {
+                attempt += 1
+                logger.notice("upload of \(writer.path) lost its connection (\(failure.error)); sending it again")
+                usleep(UInt32(100_000 * attempt))
+            } catch let failure as DroppedUpload {
+                throw mapped(failure.error, .write)
+            } catch let errno as Errno {
+                throw errno
+            } catch {
+                throw .ioError
+            }
+        }
+    }
+
+    /// An upload whose connection dropped: it may be tried again.
+    struct DroppedUpload: Error {
+        var error: FTPError
+    }
+
+    private func uploadWholeOnce(_ writer: FileWriter, from staged: StagedFile?) throws -> CompletedUpload {
         let isTemporary = writer.existsOnServer && configuration.atomicUpload
         let target = isTemporary ? temporaryName(beside: writer.serverPath) : writer.serverPath
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 1)
@@ -282,9 +374,10 @@ extension FTPFileSystem {
                 digestText = digest?.finish()
             }
         } catch {
-            let code = localFailure ?? mapped(error, .write)
             if !isTemporary && !writer.hadServerFile { writer.existsOnServer = true }
             abandon(target, isTemporary: isTemporary, of: writer)
+            if localFailure == nil && error.isConnectionLost { throw DroppedUpload(error: error) }
+            let code = localFailure ?? mapped(error, .write)
             logger.error("upload of \(writer.path) failed: \(error)")
             throw code
         }

@@ -258,6 +258,10 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     // MARK: - Lifecycle
 
+    public func mounted() {
+        pool.startMaintenance()
+    }
+
     public func destroy() {
         // Whatever is still pending is uploaded now; an error can only be logged.
         for writer in writers.all() {

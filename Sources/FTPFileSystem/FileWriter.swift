@@ -101,7 +101,12 @@ final class FileWriter: @unchecked Sendable {
 
 /// An upload in progress.
 final class UploadStream {
-    let transfer: DataTransfer
+    /// The transfer (replaced when the upload resumes on a new connection).
+    var transfer: DataTransfer
+    /// The last bytes sent, to send again when a dropped connection lost them.
+    let tail = SentTail(capacity: 8 << 20)
+    /// When bytes last went out (resuming is worth it while this is recent).
+    var lastProgress = MonotonicClock.now
     /// Where the bytes go: the final path, or a temporary name beside it.
     let target: String
     let isTemporary: Bool
@@ -182,5 +187,43 @@ final class WriterTable: @unchecked Sendable {
 
     func all() -> [FileWriter] {
         lock.withLock { Array(writers.values) }
+    }
+}
+
+/// The most recent bytes of an upload, by file offset: what may still be in the kernel's and the
+/// server's buffers when a connection drops, and must be sent again after it resumes.
+final class SentTail {
+    let capacity: Int
+    private var storage: [UInt8] = []
+    /// The file offset just past the newest byte held.
+    private var end: UInt64 = 0
+    private var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Records bytes that end at file offset `offset`.
+    func append(_ bytes: UnsafeRawBufferPointer, endingAt offset: UInt64) {
+        if storage.isEmpty { storage = [UInt8](repeating: 0, count: capacity) }
+        if offset - UInt64(bytes.count) != end { count = 0 }  // not contiguous: start afresh
+        var source = bytes
+        if source.count > capacity { source = UnsafeRawBufferPointer(rebasing: source[(source.count - capacity)...]) }
+        let start = Int((offset - UInt64(source.count)) % UInt64(capacity))
+        let first = min(source.count, capacity - start)
+        storage.withUnsafeMutableBytes { ring in
+            ring.baseAddress!.advanced(by: start).copyMemory(from: source.baseAddress!, byteCount: first)
+            if first < source.count {
+                ring.baseAddress!.copyMemory(from: source.baseAddress! + first, byteCount: source.count - first)
+            }
+        }
+        end = offset
+        count = min(capacity, count + source.count)
+    }
+
+    /// The bytes from file offset `start` to `stop`, when they are still held.
+    func bytes(from start: UInt64, to stop: UInt64) -> [UInt8]? {
+        guard start <= stop, stop == end, end - start <= UInt64(count) else { return nil }
+        return (start..<stop).map { storage[Int($0 % UInt64(capacity))] }
     }
 }

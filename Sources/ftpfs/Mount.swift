@@ -72,7 +72,8 @@ struct Mount {
             listingCommand: FTPClient.ListingCommand(rawValue: configuration.connection.listing.rawValue) ?? .auto,
             listHiddenFiles: ListHiddenFiles(configuration.connection.listDashA), nameCodec: codec)
         let pool = ConnectionPool(configuration: clientConfiguration,
-                                  maxConnections: configuration.connection.maxConnections, logger: logger)
+                                  maxConnections: configuration.connection.maxConnections,
+                                  idleTimeout: configuration.connection.idleTimeout?.seconds ?? 60, logger: logger)
         do {
             try pool.start()
         } catch {
