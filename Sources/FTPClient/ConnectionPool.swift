@@ -143,7 +143,12 @@ public final class ConnectionPool: @unchecked Sendable {
                 openCount += 1
                 lock.unlock()
                 do {
-                    return try FTPSession.connect(configuration: configuration, capabilities: capabilities,
+                    // A new connection must not outlive the operation that asked for it.
+                    var bounded = configuration
+                    if let deadline {
+                        bounded.connectTimeout = max(0.5, min(configuration.connectTimeout, deadline - MonotonicClock.now))
+                    }
+                    return try FTPSession.connect(configuration: bounded, capabilities: capabilities,
                                                   logger: logger)
                 } catch {
                     lock.lock()

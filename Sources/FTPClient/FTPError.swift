@@ -79,3 +79,12 @@ extension FTPError {
         }
     }
 }
+
+extension FTPError {
+    /// A transfer the server broke off (425 cannot open data connection, 426 connection closed,
+    /// 450/451 local error): the same transfer, restarted, may well succeed.
+    public var isTransferInterrupted: Bool {
+        guard let code = replyCode?.rawValue else { return false }
+        return [425, 426, 450, 451].contains(code)
+    }
+}

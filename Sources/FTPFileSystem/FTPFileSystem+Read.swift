@@ -68,14 +68,14 @@ extension FTPFileSystem {
                 file.closeStream(pool: pool)
                 // A stream broken mid-transfer resumes with REST where it stopped, for as long as
                 // the operation's deadline allows (a server that stopped answering ends it).
-                if error.isConnectionLost, MonotonicClock.now < deadline {
+                if error.isConnectionLost || error.isTransferInterrupted, MonotonicClock.now < deadline {
                     logger.info("read of \(path) at \(position) failed (\(error)); resuming")
                     usleep(20_000)
                     continue
                 }
+                // Never a short read: the kernel would take it for the end of the file.
                 let code = Self.errno(for: error, during: .read)
                 logFailure(error, operation: .read, errno: code)
-                if filled > 0 { break }
                 throw code
             }
         }

@@ -391,6 +391,103 @@ def _no_list_options(setup, value):
     setup.handler_mixins.append(NoListOptionsMixin)
 
 
+class DropControlMixin:
+    """Closes every control connection (and its transfer) `drop_after` seconds after it opened,
+    like a server or middlebox that keeps dropping sessions."""
+
+    def on_connect(self):
+        super().on_connect()
+        self.ioloop.call_later(self.drop_after, self._drop, _errback=self.handle_error)
+
+    def _drop(self):
+        if not self._closed:
+            self.log("dropping the control connection (quirk drop-control-every)")
+            self.close()
+
+
+@quirk("drop-control-every", "drop-control-every=SECONDS: close each control connection "
+                             "(and any transfer) that many seconds after it opened")
+def _drop_control(setup, value):
+    setup.handler_mixins.append(DropControlMixin)
+    setup.handler_attributes["drop_after"] = float(value or 2)
+
+
+class IdleDropMixin:
+    """Drops a session that sent no command for `idle_limit` seconds (and has no transfer open)
+    with "421 Control connection timed out.", as vsftpd's idle_session_timeout does."""
+
+    def on_connect(self):
+        super().on_connect()
+        self._last_command = time.monotonic()
+        self._idle_check = self.ioloop.call_every(0.2, self._check_idle, _errback=self.handle_error)
+
+    def found_terminator(self):
+        self._last_command = time.monotonic()
+        return super().found_terminator()
+
+    def _check_idle(self):
+        if self._closed:
+            self._idle_check.cancel()
+            return
+        if self.data_channel is None and time.monotonic() - self._last_command >= self.idle_limit:
+            self._idle_check.cancel()
+            self.respond("421 Control connection timed out.")
+            self.close_when_done()
+
+
+@quirk("idle-timeout", "idle-timeout=SECONDS: drop sessions idle that long with "
+                       "'421 Control connection timed out.'")
+def _idle_timeout(setup, value):
+    setup.handler_mixins.append(IdleDropMixin)
+    setup.handler_attributes["idle_limit"] = float(value or 2)
+
+
+def _dtp_handler_with(setup, mixin):
+    """Adds a mixin to the handler's data-transfer class (built once per setup)."""
+    bases = setup.handler_attributes.get("_dtp_mixins", [])
+    bases.append(mixin)
+    setup.handler_attributes["_dtp_mixins"] = bases
+
+
+class DropDataOnceDTPMixin:
+    """The first download's data connection is cut after `drop_data_after` bytes."""
+
+    dropped = [False]
+
+    def send(self, data):
+        sent = super().send(data)
+        if (not self.receive and not self.dropped[0]
+                and self.get_transmitted_bytes() >= self.cmd_channel.drop_data_after):
+            self.dropped[0] = True
+            self.cmd_channel.log("cutting the data connection (quirk drop-data-once)")
+            self.handle_close()
+        return sent
+
+
+@quirk("drop-data-once", "drop-data-once=BYTES: cut the first download's data connection "
+                         "after BYTES (426)")
+def _drop_data_once(setup, value):
+    _dtp_handler_with(setup, DropDataOnceDTPMixin)
+    setup.handler_attributes["drop_data_after"] = int(value or 1000000)
+    setup.handler_attributes["use_sendfile"] = False  # sendfile would bypass send()
+
+
+class AbortExtraReplyDTPMixin:
+    """A download the client stops early gets two replies, 426 then a stale 226, as some
+    servers send after ABOR."""
+
+    def close(self):
+        stopped_early = not self._closed and not self.receive and not self.transfer_finished
+        super().close()
+        if stopped_early:
+            self.cmd_channel.respond("226 Abort successful (a second, stale reply).")
+
+
+@quirk("abort-extra-reply", "after a download the client aborts, send 426 and then a stale 226")
+def _abort_extra_reply(setup, value):
+    _dtp_handler_with(setup, AbortExtraReplyDTPMixin)
+
+
 class SiteSymlinkMixin:
     """SITE SYMLINK target link, as ProFTPD's mod_site_misc offers it."""
 
@@ -553,7 +650,10 @@ def make_handler(args, setup):
     if args.passive_ports:
         first, _, last = args.passive_ports.partition("-")
         attributes["passive_ports"] = list(range(int(first), int(last) + 1))
+    dtp_mixins = setup.handler_attributes.pop("_dtp_mixins", [])
     attributes.update(setup.handler_attributes)
+    if dtp_mixins:
+        attributes["dtp_handler"] = type("TestDTPHandler", tuple(dtp_mixins) + (FTPHandler.dtp_handler,), {})
     if setup.fs_mixins:
         attributes["abstracted_fs"] = type("TestFS", tuple(setup.fs_mixins) + (AbstractedFS,), {})
     bases = tuple(setup.handler_mixins) + (FTPHandler,)
