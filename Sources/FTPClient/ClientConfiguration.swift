@@ -15,12 +15,15 @@ public struct ClientConfiguration: Sendable {
     public var listHiddenFiles: ListHiddenFiles
     /// How names and paths are turned into bytes on the wire and back.
     public var nameCodec: any NameCodec
+    /// FTPS: TLS on the control connection and every data connection; nil for plain FTP.
+    public var tls: TLSConfiguration?
 
     public init(host: String, port: UInt16 = 21, user: String = "anonymous",
                 password: Secret = Secret("anonymous@"), connectTimeout: Double = 10,
                 timeout: Double = 30, dataConnectionMode: DataConnectionMode = .passive,
                 disableEPSV: Bool = false, listingCommand: ListingCommand = .auto,
-                listHiddenFiles: ListHiddenFiles = .auto, nameCodec: any NameCodec = UTF8NameCodec())
+                listHiddenFiles: ListHiddenFiles = .auto, nameCodec: any NameCodec = UTF8NameCodec(),
+                tls: TLSConfiguration? = nil)
     {
         self.host = host
         self.port = port
@@ -33,6 +36,7 @@ public struct ClientConfiguration: Sendable {
         self.listingCommand = listingCommand
         self.listHiddenFiles = listHiddenFiles
         self.nameCodec = nameCodec
+        self.tls = tls
     }
 
     /// `host:port`, with brackets around an IPv6 literal, for messages.

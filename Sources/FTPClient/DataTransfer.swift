@@ -82,7 +82,11 @@ public final class DataTransfer {
             return try verdict(completion)
         }
         if let stream = data {
-            if let socket = stream as? Socket { socket.shutdownWrite() }
+            if let tls = stream as? TLSStream {
+                tls.closeGracefully()  // close_notify before the FIN, as FTPS servers expect
+            } else if let socket = stream as? Socket {
+                socket.shutdownWrite()
+            }
             stream.close()
             data = nil
         }

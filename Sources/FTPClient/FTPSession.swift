@@ -57,8 +57,11 @@ public final class FTPSession: @unchecked Sendable {
         let session = FTPSession(configuration: configuration, capabilities: capabilities,
                                  control: control, logger: sessionLogger)
         do {
+            try session.startImplicitTLS()        // implicit FTPS: TLS before the greeting
             try session.readGreeting()
+            try session.negotiateExplicitTLS()    // AUTH TLS before USER/PASS
             try session.logIn()
+            try session.protectDataConnections()  // PBSZ 0, PROT P
             socket.setTimeout(configuration.timeout)
             try session.negotiate()
         } catch {
@@ -393,7 +396,7 @@ public final class FTPSession: @unchecked Sendable {
 
     private func establish(_ pending: PendingDataConnection) throws(FTPError) -> any ByteStream {
         switch pending {
-        case .connected(let socket): socket
+        case .connected(let socket): try secureDataConnection(socket)  // TLS when the session has it
         }
     }
 

@@ -24,8 +24,10 @@ enum Failures {
             return .init(status: .ioError, message: "\(server): \(error)")
         case .protocolViolation:
             return .init(status: .protocolError, message: "\(server) does not speak FTP as expected: \(error)")
-        case .tls:
-            return .init(status: .tlsFailed, message: "\(server): \(error)")
+        case .tls(let what):
+            // What failed and how to fix it (pin the fingerprint, give a CA file, or drop TLS)
+            // is in the text the client composed.
+            return .init(status: .tlsFailed, message: "cannot use TLS with \(server): \(what)")
         case .reply, .invalidArgument:
             return .init(status: .ioError, message: "\(server): \(error)")
         }

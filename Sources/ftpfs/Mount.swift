@@ -46,10 +46,7 @@ struct Mount {
                                                   allowNonEmpty: configuration.fuse.allowNonEmptyMountpoint)
         try Preflight.fuseDevice()
         let endpoint = configuration.endpoint(for: url)
-        if endpoint.security != .none {
-            throw Preflight.Failure(status: .tlsFailed,
-                                    message: "FTPS (\(endpoint.security)) is not available in this build yet; use ftp://")
-        }
+        let tls = Self.tlsConfiguration(security: endpoint.security, options: configuration.tls)
 
         // 3. Credentials.
         let credentials = try Credentials.resolve(url: url, configuration: configuration)
@@ -70,7 +67,7 @@ struct Mount {
                 ? .active(address: configuration.connection.activeAddress) : .passive,
             disableEPSV: configuration.connection.disableEPSV,
             listingCommand: FTPClient.ListingCommand(rawValue: configuration.connection.listing.rawValue) ?? .auto,
-            listHiddenFiles: ListHiddenFiles(configuration.connection.listDashA), nameCodec: codec)
+            listHiddenFiles: ListHiddenFiles(configuration.connection.listDashA), nameCodec: codec, tls: tls)
         let pool = ConnectionPool(configuration: clientConfiguration,
                                   maxConnections: configuration.connection.maxConnections,
                                   idleTimeout: configuration.connection.idleTimeout?.seconds ?? 60, logger: logger)
@@ -125,6 +122,26 @@ struct Mount {
         fuse.unmount()
         logger.info("unmounted \(mountpoint)")
         return result == 0 ? .success : .mountFailed
+    }
+}
+
+extension Mount {
+    /// FTPS settings from the URL scheme / `-o tls=` and the verification options. A pinned
+    /// fingerprint wins over `cafile`; `tls_insecure` over both (the client logs a warning).
+    static func tlsConfiguration(security: TransportSecurity, options: TLSOptions) -> TLSConfiguration? {
+        let mode: TLSConfiguration.Mode
+        switch security {
+        case .none: return nil
+        case .explicitTLSIfAvailable: mode = .explicitIfAvailable
+        case .explicitTLS: mode = .explicit
+        case .implicitTLS: mode = .implicit
+        }
+        let verification: TLSConfiguration.Verification =
+            if options.skipVerification { .insecure }
+            else if let pin = options.pinnedFingerprint { .pinned(sha256: pin.bytes) }
+            else if let caFile = options.caFile { .caFile(caFile) }
+            else { .system }
+        return TLSConfiguration(mode: mode, verification: verification)
     }
 }
 

@@ -596,9 +596,21 @@ def parse_args(argv):
     parser.add_argument("--quirk", action="append", default=[],
                         metavar="NAME[=VALUE]",
                         help="misbehave on purpose (repeatable, see below)")
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="FTPS: offer AUTH TLS with this PEM certificate "
+                             "(pyftpdlib's TLS_FTPHandler, needs python3-openssl)")
+    parser.add_argument("--tls-key", metavar="FILE",
+                        help="the certificate's private key (default: in --tls-cert)")
+    parser.add_argument("--tls-implicit", action="store_true",
+                        help="implicit FTPS: TLS from the first byte, no AUTH")
+    parser.add_argument("--tls-required", action="store_true",
+                        help="refuse USER/PASS before AUTH TLS and data "
+                             "connections before PROT P")
     args = parser.parse_args(argv)
     if not args.user and not args.anonymous:
         parser.error("give at least one --user or --anonymous")
+    if (args.tls_implicit or args.tls_required or args.tls_key) and not args.tls_cert:
+        parser.error("--tls-implicit, --tls-required and --tls-key need --tls-cert")
     return args
 
 
@@ -620,7 +632,24 @@ def configure_logging(log_file):
     logger.addHandler(errors)
 
 
+class ImplicitTLSMixin:
+    """Implicit FTPS: the TLS handshake starts at once and the greeting follows it."""
+
+    def handle(self):
+        self.secure_connection(self.ssl_context)
+
+    def handle_ssl_established(self):
+        if not getattr(self, "_implicit_greeted", False):
+            self._implicit_greeted = True
+            self._pbsz = self._prot = True  # RFC 4217 clients still send PBSZ/PROT
+            super().handle()
+
+
 def make_handler(args, setup):
+    base = FTPHandler
+    if args.tls_cert:
+        from pyftpdlib.handlers import TLS_FTPHandler  # needs python3-openssl
+        base = TLS_FTPHandler
     authorizer = DummyAuthorizer()
     for spec in args.user:
         name, sep, password = spec.partition(":")
@@ -634,7 +663,7 @@ def make_handler(args, setup):
     attributes = {
         "authorizer": authorizer,
         "banner": "ftpfs test server (pyftpdlib %s) ready." % PYFTPDLIB_VERSION,
-        "proto_cmds": dict(FTPHandler.proto_cmds),
+        "proto_cmds": dict(base.proto_cmds),
         # pyftpdlib waits 3 s before answering a wrong password; tests of
         # failed logins need not.
         "auth_failed_timeout": 0,
@@ -650,13 +679,19 @@ def make_handler(args, setup):
     if args.passive_ports:
         first, _, last = args.passive_ports.partition("-")
         attributes["passive_ports"] = list(range(int(first), int(last) + 1))
+    if args.tls_cert:
+        attributes.update(certfile=args.tls_cert, keyfile=args.tls_key or args.tls_cert,
+                          tls_control_required=args.tls_required,
+                          tls_data_required=args.tls_required, ssl_context=None)
+        if args.tls_implicit:
+            setup.handler_mixins.insert(0, ImplicitTLSMixin)
     dtp_mixins = setup.handler_attributes.pop("_dtp_mixins", [])
     attributes.update(setup.handler_attributes)
     if dtp_mixins:
-        attributes["dtp_handler"] = type("TestDTPHandler", tuple(dtp_mixins) + (FTPHandler.dtp_handler,), {})
+        attributes["dtp_handler"] = type("TestDTPHandler", tuple(dtp_mixins) + (base.dtp_handler,), {})
     if setup.fs_mixins:
         attributes["abstracted_fs"] = type("TestFS", tuple(setup.fs_mixins) + (AbstractedFS,), {})
-    bases = tuple(setup.handler_mixins) + (FTPHandler,)
+    bases = tuple(setup.handler_mixins) + (base,)
     return type("TestFTPHandler", bases, attributes)
 
 

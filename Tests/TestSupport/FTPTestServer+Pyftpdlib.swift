@@ -12,6 +12,7 @@ extension FTPTestServer {
     ///   - quirks: misbehaviours, "NAME" or "NAME=VALUE" (see ftp_server.py
     ///     --help): "stor-552", "max-conns=N", …
     ///   - passivePorts: restrict passive data ports to this range.
+    ///   - tls: offer FTPS (pyftpdlib's TLS_FTPHandler) with this certificate.
     public static func startPyftpdlib(
         root: String? = nil,
         users: [FTPTestUser] = [.standard],
@@ -20,6 +21,7 @@ extension FTPTestServer {
         noMLSD: Bool = false,
         quirks: [String] = [],
         passivePorts: ClosedRange<Int>? = nil,
+        tls: TestServerTLS? = nil,
         startTimeout: Duration = .seconds(20)
     ) throws -> FTPTestServer {
         guard !users.isEmpty || anonymous else {
@@ -48,6 +50,11 @@ extension FTPTestServer {
             if let passivePorts {
                 arguments += ["--passive-ports", "\(passivePorts.lowerBound)-\(passivePorts.upperBound)"]
             }
+            if let tls {
+                arguments += ["--tls-cert", tls.certificate.certificatePath, "--tls-key", tls.certificate.keyPath]
+                if tls.implicit { arguments.append("--tls-implicit") }
+                if tls.required { arguments.append("--tls-required") }
+            }
 
             let stdoutPath = workDirectory + "/stdout"
             let stderrPath = workDirectory + "/stderr"
@@ -61,8 +68,11 @@ extension FTPTestServer {
             let deadline = ContinuousClock.now + startTimeout
             let port = try waitForPortLine(process: process, stdoutPath: stdoutPath, stderrPath: stderrPath,
                                            until: deadline)
-            let greeting = try waitForGreeting(process: process, name: "pyftpdlib", host: host, port: port,
-                                               stderrPath: stderrPath, until: deadline)
+            let greeting = tls?.implicit == true
+                ? try ImplicitTLSProbe.waitForGreeting(process: process, name: "pyftpdlib", host: host, port: port,
+                                                       stderrPath: stderrPath, until: deadline)
+                : try waitForGreeting(process: process, name: "pyftpdlib", host: host, port: port,
+                                      stderrPath: stderrPath, until: deadline)
             return FTPTestServer(
                 kind: .pyftpdlib, host: host, port: port, root: servedRoot, ownsRoot: root == nil,
                 user: users.first, users: users, allowsAnonymous: anonymous,

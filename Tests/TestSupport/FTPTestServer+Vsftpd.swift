@@ -30,7 +30,9 @@ extension FTPTestServer {
     ///   - ipv6: listen on ::1 instead of 127.0.0.1.
     ///   - passivePorts: restrict passive data ports to this range.
     ///   - extraConfig: more `key=value` lines; they override the defaults
-    ///     (e.g. "force_dot_files=YES", later the ssl_* options).
+    ///     (e.g. "force_dot_files=YES").
+    ///   - tls: `ssl_enable=YES` with this certificate, `require_ssl_reuse` left at its default
+    ///     (YES), `implicit_ssl` when asked.
     ///
     /// vsftpd has no MLSD and hides dotfiles from a plain LIST.
     public static func startVsftpd(
@@ -39,6 +41,7 @@ extension FTPTestServer {
         ipv6: Bool = false,
         passivePorts: ClosedRange<Int>? = nil,
         extraConfig: [String] = [],
+        tls: TestServerTLS? = nil,
         startTimeout: Duration = .seconds(20)
     ) throws -> FTPTestServer {
         guard access(vsftpdPath, X_OK) == 0 else {
@@ -76,7 +79,8 @@ extension FTPTestServer {
                 let port = try Loopback.freePort(host: host)
                 let config = vsftpdConfig(host: host, port: port, root: servedRoot, localUser: localUser,
                                           logPath: logPath, emptyDirectory: emptyDirectory,
-                                          passivePorts: passivePorts, extraConfig: extraConfig)
+                                          passivePorts: passivePorts,
+                                          extraConfig: (tls.map(vsftpdTLSConfig) ?? []) + extraConfig)
                 try config.write(toFile: configPath, atomically: true, encoding: .utf8)
                 chmod(configPath, 0o600)
                 let process = try ChildProcess(
@@ -86,8 +90,11 @@ extension FTPTestServer {
                     killWithTestProcess: true
                 )
                 do {
-                    let greeting = try waitForGreeting(process: process, name: "vsftpd", host: host, port: port,
-                                                       stderrPath: stderrPath, until: deadline)
+                    let greeting = tls?.implicit == true
+                        ? try ImplicitTLSProbe.waitForGreeting(process: process, name: "vsftpd", host: host,
+                                                               port: port, stderrPath: stderrPath, until: deadline)
+                        : try waitForGreeting(process: process, name: "vsftpd", host: host, port: port,
+                                              stderrPath: stderrPath, until: deadline)
                     let login = localUser ? vsftpdLocalUser : nil
                     return FTPTestServer(
                         kind: .vsftpd, host: host, port: port, root: servedRoot, ownsRoot: root == nil,
@@ -106,6 +113,24 @@ extension FTPTestServer {
             TestDirectory.cleanUp(workDirectory)
             throw error
         }
+    }
+
+    /// vsftpd's FTPS settings. `require_ssl_reuse` is not set: its default (YES) is what the
+    /// tests are about. vsftpd's own default `ssl_ciphers` (DES-CBC3-SHA) does not exist in
+    /// OpenSSL 3.0, so TLS 1.2 needs a cipher list; TLS 1.3 suites are not affected by it.
+    static func vsftpdTLSConfig(_ tls: TestServerTLS) -> [String] {
+        var lines = [
+            "ssl_enable=YES",
+            "rsa_cert_file=\(tls.certificate.certificatePath)",
+            "rsa_private_key_file=\(tls.certificate.keyPath)",
+            "ssl_ciphers=HIGH",
+            "force_local_logins_ssl=\(tls.required ? "YES" : "NO")",
+            "force_local_data_ssl=\(tls.required ? "YES" : "NO")",
+            "allow_anon_ssl=YES",
+            "debug_ssl=YES",
+        ]
+        if tls.implicit { lines.append("implicit_ssl=YES") }
+        return lines
     }
 
     static func vsftpdConfig(host: String, port: Int, root: String, localUser: Bool, logPath: String,

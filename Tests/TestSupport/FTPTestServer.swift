@@ -35,6 +35,8 @@ public final class FTPTestServer: @unchecked Sendable {
     public enum Kind: String, Sendable {
         case pyftpdlib
         case vsftpd
+        /// ProFTPD with mod_tls, fetched from Debian (see FTPTestServer+ProFTPD.swift).
+        case proftpd
     }
 
     public let kind: Kind
@@ -148,8 +150,9 @@ public final class FTPTestServer: @unchecked Sendable {
     public func receivedCommands() -> [String] {
         let lines = log().split(separator: "\n")
         switch kind {
-        case .pyftpdlib:
+        case .pyftpdlib, .proftpd:
             // [D 2024-01-01 12:00:00,000] 127.0.0.1:40000-[user] <- RETR file
+            // (ProFTPD's ExtendedLog is given the same shape: "[P …] 127.0.0.1-[user] <- RETR file")
             return lines.compactMap { line in
                 line.range(of: "] <- ").map { String(line[$0.upperBound...]) }
             }

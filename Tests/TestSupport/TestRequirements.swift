@@ -22,6 +22,13 @@ public enum TestRequirement: String, Sendable, CaseIterable, CustomStringConvert
     case ftpfs
     /// A socket can be bound to ::1.
     case ipv6
+    /// The `openssl` command (test certificates for FTPS).
+    case openssl
+    /// pyftpdlib's TLS_FTPHandler works: Debian's python3 can import OpenSSL (python3-openssl).
+    case pyftpdlibTLS
+    /// ProFTPD with mod_tls is unpacked, or can be fetched from Debian now
+    /// (Tests/Servers/fetch-proftpd.sh, as root; it conflicts with vsftpd as a package).
+    case proftpd
 
     public var description: String { rawValue }
 }
@@ -110,6 +117,18 @@ public enum TestRequirements {
             }
         case .ipv6:
             return ipv6Available ? nil : "ipv6: cannot bind a socket to ::1"
+        case .openssl:
+            return Shell.which("openssl") != nil ? nil : "openssl: not in PATH (apt-get install openssl)"
+        case .pyftpdlibTLS:
+            return missingPyftpdlibTLS
+        case .proftpd:
+            guard isRoot else { return "proftpd: the tests must run as root to fetch and start ProFTPD" }
+            do {
+                _ = try FTPTestServer.ensureProFTPD()
+                return nil
+            } catch {
+                return "proftpd: \(error)"
+            }
         }
     }
 
@@ -137,6 +156,15 @@ public enum TestRequirements {
         let result = try? Shell.run([FTPTestServer.python, "-c", "import pyftpdlib"], timeout: .seconds(30))
         guard let result, result.succeeded else {
             return "pyftpdlib: \(FTPTestServer.python) cannot import pyftpdlib (apt-get install python3-pyftpdlib)"
+        }
+        return nil
+    }()
+
+    private static let missingPyftpdlibTLS: String? = {
+        if let missing = missingPyftpdlib { return missing }
+        let result = try? Shell.run([FTPTestServer.python, "-c", "import OpenSSL"], timeout: .seconds(30))
+        guard let result, result.succeeded else {
+            return "pyftpdlibTLS: \(FTPTestServer.python) cannot import OpenSSL (apt-get install python3-openssl)"
         }
         return nil
     }()

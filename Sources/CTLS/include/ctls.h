@@ -1,10 +1,12 @@
-// The C side of everything ftpfs takes from the system's OpenSSL: message digests now, and TLS
-// with session reuse later. Swift can call libcrypto directly for most things, but several of
+// The C side of everything ftpfs takes from the system's OpenSSL: message digests, and TLS
+// with session reuse (ctls_tls.h). Swift can call libcrypto directly for most things, but several of
 // its entry points are macros; this header gives them stable function names.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ctls_tls.h"  // TLS: contexts, the socket BIO, session reuse, certificate reports
 
 typedef struct ctls_digest ctls_digest;
 
