@@ -99,6 +99,20 @@ public final class DataTransfer {
             throw error
         }
         completion = reply
+        if session.isTLSProtected, bytesTransferred == 0,
+           reply.code.rawValue == 522 || reply.code == .cannotOpenDataConnection
+        {
+            // The server refused the data connection's TLS session (vsftpd: 522, ProFTPD: 425).
+            // Servers forget sessions (OpenSSL's cache keeps them 300 s by default, and a TLS 1.2
+            // session is never renewed), so a long-lived control connection ends up with one no
+            // data connection can resume: a new control connection gets a new session, and the
+            // error says to retry on one.
+            session.isUsable = false
+            throw .connectionClosed("""
+                (the server refused the data connection's TLS session: \(reply.lines.joined(separator: " / ")); \
+                a new connection will get a new session)
+                """)
+        }
         return try verdict(reply)
     }
 

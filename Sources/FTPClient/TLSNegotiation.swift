@@ -45,7 +45,7 @@ extension FTPSession {
         guard tls.mode == .explicitIfAvailable else {
             throw .tls("""
                 \(configuration.displayAddress) does not offer TLS (it answered AUTH TLS with "\(answer)"); \
-                the password was not sent. Use -o tls=try to fall back to plain FTP, or an ftp:// URL
+                the password was not sent (-o tls=try would fall back to plain FTP, password in the clear)
                 """)
         }
         let first = !tls.shared.announcedPlainFallback.exchange(true, ordering: .relaxed)

@@ -129,14 +129,14 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         }
         sessionResumed = SSL_session_reused(ssl) == 1
 
-        guard let certificate = SSL_get1_peer_certificate(ssl) else {
-            throw .tls("the server at \(socket.peer) sent no certificate")
-        }
+        // A resumed session keeps the certificate (and verdict) of the handshake it came from.
+        let certificate = SSL_get1_peer_certificate(ssl)
         defer { X509_free(certificate) }
-        let fingerprint = TLSCertificate.sha256(certificate)
+        let fingerprint = certificate.flatMap(TLSCertificate.sha256)
         certificateFingerprint = fingerprint.map(TLSCertificate.format)
         switch context.verification {
         case .pinned(let expected):
+            guard let certificate else { throw .tls("the server at \(socket.peer) sent no certificate") }
             guard let fingerprint, fingerprint == expected else {
                 throw .tls(TLSCertificate.pinMismatch(expected: expected, certificate: certificate, host: host))
             }

@@ -115,12 +115,13 @@ func upload(_ bytes: [UInt8], to path: String, on session: FTPSession, append: B
 }
 
 func randomBytes(_ count: Int) -> [UInt8] {
+    var generator = SystemRandomNumberGenerator()
     var bytes = [UInt8](repeating: 0, count: count)
     bytes.withUnsafeMutableBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            let got = getrandom(raw.baseAddress! + offset, raw.count - offset, 0)
-            if got > 0 { offset += got }
+        for offset in stride(from: 0, to: raw.count, by: 8) {
+            withUnsafeBytes(of: generator.next() as UInt64) { word in
+                raw.baseAddress!.advanced(by: offset).copyMemory(from: word.baseAddress!, byteCount: min(8, raw.count - offset))
+            }
         }
     }
     return bytes
@@ -422,4 +423,32 @@ func fingerprintBytes(_ text: String) -> [UInt8]? {
     let hex = text.dropFirst("SHA256:".count).split(separator: ":")
     let bytes = hex.compactMap { UInt8($0, radix: 16) }
     return bytes.count == 32 ? bytes : nil
+}
+
+/// Servers forget TLS sessions (OpenSSL's cache expires them after 300 s by default) and a
+/// TLS 1.2 session is never renewed: a long-lived control connection then has a session no
+/// data connection can resume. The pool replaces it and the operation goes through.
+@Suite(.enabled(if: TestRequirements.canRun(.openssl, .proftpd)))
+struct TLSSessionExpiryTests {
+    @Test func aSessionTheServerForgotIsReplaced() throws {
+        try TestRequirements.require(TLSServerKind.proftpd.requirements)
+        let certificates = try TLSFixture.certificates()
+        let root = try TestDirectory.make("tls-expiry")
+        try TestDataSet.generate(at: root)
+        let server = try FTPTestServer.startProFTPD(
+            root: root, tls: TestServerTLS(certificate: certificates.server),
+            extraConfig: ["<IfModule mod_tls.c>", "  TLSSessionCache internal: 2", "</IfModule>"])
+        defer { server.stop() }
+        let pool = ConnectionPool(configuration: try TLSFixture.configuration(server, version: .tls12),
+                                  maxConnections: 1, logger: testLogger)
+        try pool.start()
+        defer { pool.shutdown() }
+        let list = { () throws(FTPError) -> DirectoryListing in
+            try pool.withSession { session throws(FTPError) in try session.list(directory: "/") }
+        }
+        #expect(try !list().entries.isEmpty)
+        Thread.sleep(forTimeInterval: 3)
+        #expect(try !list().entries.isEmpty)
+        #expect(server.proftpdTLSLog().contains("did not reuse"), "the server did forget the session")
+    }
 }
