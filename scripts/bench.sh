@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmarks ftpfs against direct FTP (curl) on a local vsftpd, in one run, and prints one table.
+#   sudo scripts/bench.sh                 full sizes (1 GiB file, 10,000-file tree, ...)
+#   sudo scripts/bench.sh --quick         tiny sizes: a smoke run well under a minute
+#   sudo scripts/bench.sh --help          every option (sizes, --only W1,W5, --ftpfs PATH,
+#                                         --ftpfs-options "...", --keep, --json FILE)
+# Without --ftpfs it builds the release binary first (swift build -c release --product ftpfs).
+# The work lives in a temp dir under /tmp/ftpfs-bench, removed at the end unless --keep.
+# The driver is Benchmarks/bench.py (Python standard library, Debian's /usr/bin/python3).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+for arg in "$@"; do
+    if [[ $arg == -h || $arg == --help ]]; then exec /usr/bin/python3 Benchmarks/bench.py --help; fi
+done
+if (( EUID != 0 )); then
+    echo "bench.sh: run as root (it starts vsftpd with a local account, mounts, drops the page cache)" >&2
+    exit 1
+fi
+
+# What the benchmark runs besides ftpfs itself (Debian package names).
+declare -A need=([/usr/sbin/vsftpd]=vsftpd [/usr/bin/curl]=curl [/usr/bin/fusermount3]=fuse3
+                 [/usr/bin/python3]=python3 [/usr/sbin/useradd]=passwd [/usr/bin/xargs]=findutils
+                 [/usr/bin/openssl]=openssl)
+missing=()
+for path in "${!need[@]}"; do
+    [[ -x $path ]] || missing+=("${need[$path]}")
+done
+if (( ${#missing[@]} > 0 )); then
+    echo "bench.sh: installing ${missing[*]}"
+    vsftpd_was_installed=$(dpkg-query -W -f='${db:Status-Status}' vsftpd 2>/dev/null || true)
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The benchmark starts its own vsftpd on loopback: do not leave the system service running.
+    if [[ $vsftpd_was_installed != installed ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now vsftpd >/dev/null 2>&1 || true
+    fi
+fi
+
+exec /usr/bin/python3 Benchmarks/bench.py "$@"
