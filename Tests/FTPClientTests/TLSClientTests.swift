@@ -51,6 +51,19 @@ enum TLSFixture {
         return try server.get()
     }
 
+    /// Servers without TLS, for these tests only (their command logs must not mix with other
+    /// suites' logins).
+    static let plainPyftpdlib = SharedTestServer {
+        let root = try TestDirectory.make("tls-plain-pyftpdlib")
+        try TestDataSet.generate(at: root)
+        return try .startPyftpdlib(root: root)
+    }
+    static let plainVsftpd = SharedTestServer {
+        let root = try TestDirectory.make("tls-plain-vsftpd")
+        try TestDataSet.generate(at: root)
+        return try .startVsftpd(root: root, localUser: true)
+    }
+
     static func configuration(_ server: FTPTestServer, mode: TLSConfiguration.Mode = .explicit,
                               verification: TLSConfiguration.Verification? = nil,
                               version: TLSConfiguration.Version? = nil, host: String? = nil) throws -> ClientConfiguration
@@ -329,7 +342,7 @@ struct TLSClientTests {
 
     @Test func tlsRequiredNeverSendsThePasswordToAPlainServer() throws {
         try TestRequirements.require(.pyftpdlib, .openssl)
-        let server = try SharedServers.pyftpdlib.get()
+        let server = try TLSFixture.plainPyftpdlib.get()
         let before = server.receivedCommands().count
         let error = try #require(throws: FTPError.self) {
             _ = try FTPSession.connect(configuration: TLSFixture.configuration(server, mode: .explicit),
@@ -345,7 +358,8 @@ struct TLSClientTests {
 
     @Test func tlsRequiredAgainstPlainVsftpd() throws {
         try TestRequirements.require(.vsftpd, .openssl)
-        let server = try SharedServers.vsftpd.get()
+        let server = try TLSFixture.plainVsftpd.get()
+        let before = server.receivedCommands().count
         #expect {
             _ = try FTPSession.connect(configuration: TLSFixture.configuration(server, mode: .explicit),
                                        logger: testLogger)
@@ -353,12 +367,14 @@ struct TLSClientTests {
             guard case FTPError.tls(let text) = error else { return false }
             return text.contains("does not offer TLS")
         }
-        #expect(!server.receivedCommands().contains { $0.hasPrefix("PASS") })
+        let commands = Array(server.receivedCommands().dropFirst(before))
+        #expect(commands.contains("AUTH TLS"), "\(commands)")
+        #expect(!commands.contains { $0.hasPrefix("USER") || $0.hasPrefix("PASS") }, "\(commands)")
     }
 
     @Test func tlsTryFallsBackToPlainFTPAndSaysSo() throws {
         try TestRequirements.require(.pyftpdlib, .openssl)
-        let server = try SharedServers.pyftpdlib.get()
+        let server = try TLSFixture.plainPyftpdlib.get()
         let capture = LogCapture()
         var configuration = try TLSFixture.configuration(server, mode: .explicitIfAvailable)
         let session = try FTPSession.connect(configuration: configuration, logger: capture.logger)
