@@ -184,6 +184,9 @@ public final class FTPSession: @unchecked Sendable {
     /// Closes the session politely. Errors are ignored: the connection is going away anyway.
     public func quit() {
         if isUsable && !transferInProgress {
+            // Politeness must not hold up an unmount: some servers delay the 221 while they
+            // think a data connection is still open (pyftpdlib after PORT).
+            control.socket.setTimeout(min(2, configuration.timeout))
             _ = try? execute(.quit)
         }
         isUsable = false
@@ -330,7 +333,7 @@ public final class FTPSession: @unchecked Sendable {
             let reply = try execute(command)
             if reply.code.isPositiveCompletion {
                 // Some servers answer an empty listing with 226 straight away, without a 1xx.
-                data?.close()
+                pending.close()
                 return DataTransfer(session: self, data: nil, command: command, completed: reply)
             }
             guard reply.code.isPositivePreliminary else {
@@ -342,12 +345,48 @@ public final class FTPSession: @unchecked Sendable {
             return DataTransfer(session: self, data: stream, command: command, completed: nil)
         } catch {
             data?.close()
+            pending.close()
             throw error
         }
     }
 
     enum PendingDataConnection {
+        /// Passive: already connected to the server.
         case connected(Socket)
+        /// Active: the server connects to us after its 1xx reply.
+        case listening(ListeningSocket)
+
+        func close() {
+            switch self {
+            case .connected(let socket): socket.close()
+            case .listening(let listener): listener.close()
+            }
+        }
+    }
+
+    /// Active mode: listen, tell the server where with EPRT (RFC 2428), falling back to PORT for
+    /// IPv4 when the server refuses EPRT.
+    private func prepareActiveDataConnection(advertising address: String?) throws(FTPError) -> PendingDataConnection {
+        let local = control.socket.local.host
+        let listener = try ListeningSocket(host: local)
+        let advertised = address ?? local
+        do throws(FTPError) {
+            if !capabilities.snapshot.eprtRefused {
+                let reply = try execute(.eprt(PassiveReply.eprtArgument(host: advertised, port: listener.local.port)))
+                if reply.code.isPositiveCompletion { return .listening(listener) }
+                guard reply.code.isPermanentNegative else { throw FTPError.reply(command: "EPRT", reply: reply) }
+                logger.info("server refused EPRT (\(reply.lines.first ?? "")); using PORT from now on")
+                capabilities.update { $0.eprtRefused = true }
+            }
+            guard let argument = PassiveReply.portArgument(ipv4: advertised, port: listener.local.port) else {
+                throw FTPError.protocolViolation("the server refused EPRT, and PORT cannot name \(advertised)")
+            }
+            try expect(.port(argument), { $0.isPositiveCompletion })
+            return .listening(listener)
+        } catch {
+            listener.close()
+            throw error
+        }
     }
 
     /// Passive mode: EPSV (RFC 2428), falling back to PASV when the server refuses it.
@@ -356,6 +395,9 @@ public final class FTPSession: @unchecked Sendable {
     /// often names a private or otherwise unroutable address (a server behind NAT), and connecting
     /// anywhere else than the server we logged in to would let a server bounce us to a third host.
     private func prepareDataConnection() throws(FTPError) -> PendingDataConnection {
+        if case .active(let address) = configuration.dataConnectionMode {
+            return try prepareActiveDataConnection(advertising: address)
+        }
         let peer = control.socket.peer
         if !configuration.disableEPSV && !capabilities.snapshot.epsvRefused {
             let reply = try execute(.epsv)
@@ -396,7 +438,20 @@ public final class FTPSession: @unchecked Sendable {
 
     private func establish(_ pending: PendingDataConnection) throws(FTPError) -> any ByteStream {
         switch pending {
-        case .connected(let socket): try secureDataConnection(socket)  // TLS when the session has it
+        case .connected(let socket):
+            return try secureDataConnection(socket)  // TLS when the session has it
+        case .listening(let listener):
+            defer { listener.close() }
+            let socket: Socket
+            do {
+                socket = try listener.accept(timeout: configuration.connectTimeout, expectedHost: control.socket.peer.host,
+                                             ioTimeout: configuration.timeout)
+            } catch {
+                isUsable = false  // the server's reply for this transfer is still to come
+                throw error
+            }
+            // In active mode too, ftpfs is the TLS client of the data connection.
+            return try secureDataConnection(socket)
         }
     }
 
@@ -450,6 +505,7 @@ public final class ServerCapabilities: Sendable {
         /// ProFTPD's `SITE CPFR`/`SITE CPTO`.
         public var siteCopyRefused = false
         public var hashRefused = false
+        public var eprtRefused = false
     }
 
     private let state = Mutex(State())

@@ -67,6 +67,24 @@ public final class Socket: ByteStream, @unchecked Sendable {
         self.local = local
     }
 
+    /// Takes over a connected descriptor (an accepted active-mode data connection).
+    convenience init(adopting fd: Int32, ioTimeout: Double) {
+        Self.setTimeouts(fd, seconds: ioTimeout)
+        self.init(descriptor: fd, peer: Self.address(of: fd, peer: true), local: Self.address(of: fd, peer: false))
+    }
+
+    static func address(of fd: Int32, peer: Bool) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let address = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                (peer ? getpeername(fd, raw, &length) : getsockname(fd, raw, &length)) == 0
+                    ? SocketAddress(raw, length: length) : nil
+            }
+        }
+        return address ?? SocketAddress(host: "?", port: 0)
+    }
+
     deinit { close() }
 
     /// Resolves `host` (IPv4 or IPv6) and connects to the first address that answers within
@@ -262,5 +280,83 @@ extension Array where Element == UInt8 {
             Swift.Result { () throws(Failure) in try body(raw) }
         }
         return try outcome.get()
+    }
+}
+
+/// A listening TCP socket for active-mode data connections (the server connects to us).
+public final class ListeningSocket: @unchecked Sendable {
+    public let descriptor: Int32
+    public let local: SocketAddress
+    private let closed = Atomic<Bool>(false)
+
+    /// Listens on `host` (numeric, IPv4 or IPv6) at a port the kernel picks.
+    public init(host: String) throws(FTPError) {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, "0", &hints, &list) == 0, let info = list else {
+            throw .invalidArgument("cannot listen on '\(host)' for active mode")
+        }
+        defer { freeaddrinfo(list) }
+        let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .io(errno: errno, context: "socket for active mode") }
+        guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, listen(fd, 1) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw .io(errno: code, context: "listening on \(host) for active mode")
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let address = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                getsockname(fd, raw, &length) == 0 ? SocketAddress(raw, length: length) : nil
+            }
+        }
+        descriptor = fd
+        local = address ?? SocketAddress(host: host, port: 0)
+    }
+
+    deinit { close() }
+
+    /// Waits up to `timeout` seconds for the server's connection, which must come from
+    /// `expectedHost` (anyone else could inject data). Reads and writes on it then time out after
+    /// `ioTimeout`.
+    public func accept(timeout: Double, expectedHost: String, ioTimeout: Double) throws(FTPError) -> Socket {
+        let deadline = Deadline(after: timeout)
+        while true {
+            var pollDescriptor = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pollDescriptor, 1, deadline.remainingMilliseconds)
+            if ready == 0 { throw .timedOut("waiting for the server's active-mode data connection") }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw .io(errno: errno, context: "waiting for the active-mode data connection")
+            }
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                    Glibc.accept(descriptor, raw, &length)
+                }
+            }
+            guard fd >= 0 else {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                throw .io(errno: errno, context: "accepting the active-mode data connection")
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            let socket = Socket(adopting: fd, ioTimeout: ioTimeout)
+            if socket.peer.host != expectedHost {
+                socket.close()
+                continue  // not the server: ignore it and keep waiting
+            }
+            return socket
+        }
+    }
+
+    public func close() {
+        if closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            Glibc.close(descriptor)
+        }
     }
 }

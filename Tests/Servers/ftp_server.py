@@ -488,6 +488,14 @@ def _abort_extra_reply(setup, value):
     _dtp_handler_with(setup, AbortExtraReplyDTPMixin)
 
 
+@quirk("without", "without=CMD[,CMD...]: the server does not know these commands (500), "
+                  "e.g. without=EPSV,EPRT for a PASV/PORT-only server")
+def _without(setup, value):
+    for command in (value or "").split(","):
+        if command.strip():
+            setup.removed_commands.append(command.strip().upper())
+
+
 class SiteSymlinkMixin:
     """SITE SYMLINK target link, as ProFTPD's mod_site_misc offers it."""
 
