@@ -19,6 +19,7 @@ import argparse
 import datetime
 import ftplib
 import hashlib
+import io
 import json
 import os
 import pwd
@@ -140,7 +141,9 @@ def mount_points():
 
 
 def is_mounted(path):
-    return os.path.realpath(path) in mount_points()
+    """Whether path (already absolute and free of symlinks) is a mount point. Never touches the
+    path itself: a stat() on a hung FUSE mount would hang the driver too."""
+    return path in mount_points()
 
 
 class Runner:
@@ -220,6 +223,10 @@ class Runner:
                 self.kill_group(process)
                 self.reap(process, 10)
                 raise BenchError(f"{what}: timed out after {timeout:.0f} s ({' '.join(argv[:6])} ...)")
+            except BaseException:  # Ctrl-C: the reader must not keep the mount busy while we unmount
+                self.kill_group(process)
+                self.reap(process, 10)
+                raise
             elapsed = time.perf_counter() - started
             self.children.pop(process.pid, None)
             err.seek(0)
@@ -548,7 +555,7 @@ class Runner:
         self.selected = set(a.only)
         os.makedirs(BENCH_BASE, exist_ok=True)
         os.chmod(BENCH_BASE, 0o755)
-        self.run_dir = tempfile.mkdtemp(prefix="run-", dir=BENCH_BASE)
+        self.run_dir = os.path.realpath(tempfile.mkdtemp(prefix="run-", dir=BENCH_BASE))
         os.chmod(self.run_dir, 0o755)  # vsftpd's user must traverse it to reach the root
         log(f"working in {self.run_dir}")
         self.ftpfs = self.find_ftpfs()
@@ -591,6 +598,12 @@ class Runner:
         return path
 
     def cleanup(self):
+        # first whatever still uses the mounts, then the mounts, then the server
+        busy = set(id(m.process) for m in self.mounts) | {id(self.server)}
+        for process in list(self.children.values()):
+            if id(process) not in busy:
+                self.kill_group(process)
+                self.reap(process, 10)
         for mount in list(self.mounts):
             mount.unmount()
         self.stop_server()
@@ -608,10 +621,10 @@ class Runner:
     # ===== workloads ====================================================================
 
     def timeout_bytes(self, size):
-        return 120 + size / (2 * 1000 * 1000)  # a floor of 2 MB/s
+        return self.args.timeout + size / (2 * 1000 * 1000)  # plus 2 MB/s
 
     def timeout_ops(self, count):
-        return 120 + count * 0.5
+        return self.args.timeout + count * 0.5
 
     def check_blocks(self, mount, path, reference, size, count, what):
         """Untimed sanity check: a few random blocks read through the mount equal the server's file."""
@@ -622,7 +635,7 @@ class Runner:
         with open(offsets_file, "w") as f:
             f.write("\n".join(map(str, offsets)) + "\n")
         _, out, _, _ = self.run([PYTHON, os.path.join(HERE, "randread.py"), path, offsets_file, str(size), "1",
-                                 reference], 300, f"{what} data check", stdout=None)
+                                 reference], self.args.timeout, f"{what} data check", stdout=None)
         result = json.loads(out)
         if result["mismatches"] or result["short_reads"]:
             raise BenchError(f"{what}: WRONG DATA through ftpfs: {result['mismatches']} of {count} "
@@ -809,7 +822,8 @@ class Runner:
     def check_small_files(self, mount):
         rng = random.Random(self.args.seed + 11)
         for name in rng.sample(self.small_names, min(5, len(self.small_names))):
-            _, out, _, _ = self.run(["sha256sum", mount.path(f"small/{name}")], 60, "W4 data check", stdout=None)
+            _, out, _, _ = self.run(["sha256sum", mount.path(f"small/{name}")], self.args.timeout, "W4 data check",
+                                    stdout=None)
             if out.split()[0].decode() != sha256_file(os.path.join(self.small, name)):
                 raise BenchError(f"W4: WRONG DATA through ftpfs in small/{name}")
 
@@ -894,14 +908,24 @@ class Runner:
                      60, "W6 direct curl -T")
         direct = n / (time.perf_counter() - started)
         self.verify_created(f"create-direct-{r}", names, "W6 direct")
-        # direct, one curl process and one connection for all files
+        # direct, one connection for all files: ftplib, one login, STOR per file. (Not one curl with
+        # many -T: curl 7.88 reusing its FTP connection stalls 1 s before some data connections.)
         self.cold(self.create_src)
-        argv = self.curl()
+        contents = []
         for name in names:
-            argv += ["-T", os.path.join(self.create_src, name), f"{self.curl_base}create-direct1-{r}/{name}"]
-        seconds, _, _, _ = self.run(argv, self.timeout_ops(n), "W6 direct curl (one process)")
-        direct1 = n / seconds
-        self.verify_created(f"create-direct1-{r}", names, "W6 direct (one process)")
+            with open(os.path.join(self.create_src, name), "rb") as f:
+                contents.append(f.read())
+        started = time.perf_counter()
+        try:
+            with ftplib.FTP() as ftp:
+                ftp.connect("127.0.0.1", self.port, timeout=30)
+                ftp.login(FTP_USER, FTP_PASSWORD)
+                for name, data in zip(names, contents):
+                    ftp.storbinary(f"STOR create-direct1-{r}/{name}", io.BytesIO(data))
+        except ftplib.all_errors as error:
+            raise BenchError(f"W6 direct ftplib STOR: {error}")
+        direct1 = n / (time.perf_counter() - started)
+        self.verify_created(f"create-direct1-{r}", names, "W6 direct (one connection)")
 
         # ftpfs: open/write/close each file
         self.cold(self.create_src)
@@ -916,7 +940,7 @@ class Runner:
                  "p99_ms": percentile(result["latencies_s"], 99) * 1e3}
         self.row("W6", f"create {n} files of 8 KiB, verified", "files/s", ftpfs, direct, "curl per file", True,
                  {"ratio": 1.0}, mount, extra)
-        self.row("W6", "  same, vs one curl for all files", "files/s", ftpfs, direct1, "curl, 1 conn (info)", True,
+        self.row("W6", "  same, vs one connection", "files/s", ftpfs, direct1, "STOR, 1 conn (info)", True,
                  None, mount, extra)
 
     def verify_created(self, directory, names, what):
@@ -1008,10 +1032,15 @@ class Runner:
             if index == 0:
                 lines.append("-+-".join("-" * w for w in widths))
         lines.append("")
-        lines.append("W3 cold: the ratio is against one FTP connection listing every directory (ftplib: one login, "
-                     "LIST per directory); the 'curl/dir' row is one curl process per directory.")
-        lines.append("W5 re-read: the same offsets again on the same open file, against os.pread on the server's "
-                     "own file in the page cache; 'page-cache speed' is taken as ≥ 0.5 of that.")
+        notes = {
+            "W3": "W3: the ratio is against one FTP connection listing every directory (ftplib: one login, LIST "
+                  "per directory); 'curl/dir' is one curl process per directory. warm = the same command again "
+                  "on the same mount.",
+            "W5": "W5 re-read: the same offsets again on the same open file, against os.pread on the server's "
+                  "own file in the page cache; 'page-cache speed' is taken as ≥ 0.5 of that.",
+            "W6": "W6 '1 conn': one FTP connection (ftplib: one login, STOR per file).",
+        }
+        lines += [text for workload, text in notes.items() if workload in self.selected]
         lines.append("peak RSS: VmHWM of the ftpfs process (a fresh one per mount) just before unmounting.")
         for workload, message in self.failures:
             lines.append(f"FAILED {workload}: {message}")
@@ -1142,11 +1171,15 @@ class Mount:
         problems = []
         deadline = time.monotonic() + 20
         while is_mounted(self.mountpoint) and time.monotonic() < deadline:
-            result = subprocess.run(["fusermount3", "-u", self.mountpoint], capture_output=True, text=True,
-                                    timeout=30)
-            if result.returncode == 0:
+            try:
+                _, _, error, status = r.run(["fusermount3", "-u", self.mountpoint], 30, "fusermount3 -u",
+                                            check=False)
+            except BenchError as timeout:
+                problems.append(str(timeout))
+                break  # a hung ftpfs: killing it below aborts the connection
+            if status == 0:
                 break
-            problems.append(result.stderr.strip())
+            problems.append(error.strip())
             time.sleep(0.5)  # EBUSY: a killed reader may still hold a file open
         try:
             self.process.wait(timeout=30)
@@ -1159,7 +1192,10 @@ class Mount:
                 problems.append("SIGKILL")
         r.reap(self.process, 5)
         if is_mounted(self.mountpoint):
-            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True, timeout=30)
+            try:
+                r.run(["fusermount3", "-u", "-z", self.mountpoint], 30, "fusermount3 -u -z", check=False)
+            except BenchError as error:
+                problems.append(str(error))
             problems.append("lazy unmount")
         r.mounts.remove(self)
         if self.process.returncode not in (0, None):
@@ -1205,6 +1241,9 @@ def parse_args(argv):
                    help="hash of the FTP account's password, which decides what a login costs: sha512 (default, "
                         "SHA-512 crypt, about 10 ms a login here) or yescrypt (Debian 12's default, about 50 ms)")
     p.add_argument("--server-log", action="store_true", help="vsftpd logs every command (slower; for debugging)")
+    p.add_argument("--timeout", metavar="SECS", type=float, default=120,
+                   help="a measured step that takes longer than SECS (plus 0.5 s a file, 1 s per 2 MB) is "
+                        "killed as hung and its workload reported as failed (120)")
     p.add_argument("--seed", metavar="N", type=int, default=42, help="seed of the data set and offsets (42)")
     args = p.parse_args(argv)
     defaults = QUICK if args.quick else FULL
@@ -1230,6 +1269,7 @@ def main(argv):
     runner = Runner(args)
 
     def interrupt(signum, frame):
+        log(f"{signal.Signals(signum).name}: stopping and cleaning up")
         raise Interrupted(signal.Signals(signum).name)
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -1238,11 +1278,15 @@ def main(argv):
     try:
         runner.main()
     except Interrupted as error:
-        log(f"interrupted ({error}); cleaning up")
         status = 130
     except BenchError as error:
         log(f"error: {error}")
         runner.failures.append(("setup", str(error)))
+        status = 1
+    except Exception as error:  # a bug or an unexpected failure: still clean up, and say where
+        import traceback
+        traceback.print_exc()
+        runner.failures.append(("setup", f"{type(error).__name__}: {error}"))
         status = 1
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
