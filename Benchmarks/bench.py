@@ -64,6 +64,7 @@ QUICK = dict(big_size=64 * MiB, write_size=32 * MiB, tree_files=1000, tree_dirs=
              random_reads=200, create_files=50, parallel=8)
 SMALL_MIN, SMALL_MAX = 4 * KiB, 64 * KiB
 READ_SIZE = 4 * KiB
+REREAD_PASSES = 3  # W5 re-reads (and the local page-cache baseline): the best of these passes
 CREATE_SIZE = 8 * KiB
 RSS_LIMIT_KIB = 64 * 1024
 
@@ -504,7 +505,8 @@ class Runner:
         self.rows.append(dict(workload=workload, label=label, unit=unit, ftpfs=ftpfs, direct=direct,
                               baseline=baseline, higher_is_better=higher_better, target=target,
                               peak_rss_kib=mount.peak_rss_kib if mount else None,
-                              ftpfs_cpu_s=mount.cpu_seconds if mount else None, extra=extra or {},
+                              ftpfs_cpu_s=mount.cpu_seconds if mount else None,
+                              ftpfs_exit_s=mount.exit_seconds if mount else None, extra=extra or {},
                               repetition=self.repetition))
 
     def fail(self, workload, message):
@@ -580,6 +582,9 @@ class Runner:
         if self.args.ftpfs:
             path = os.path.abspath(self.args.ftpfs)
         else:
+            if not shutil.which("swift"):
+                raise BenchError("swift is not in PATH: build ftpfs elsewhere and pass --ftpfs PATH "
+                                 "(scripts/install-deps.sh says how to get Swift)")
             log("building ftpfs (swift build -c release --product ftpfs)")
             result = subprocess.run(["swift", "build", "-c", "release", "--product", "ftpfs"], cwd=REPO,
                                     timeout=3600, stdout=sys.stderr, stderr=sys.stderr)
@@ -860,24 +865,27 @@ class Runner:
         # the page cache itself: the same reads on the server's file (warm)
         self._read_all(self.big)
         _, out, _, _ = self.run([PYTHON, os.path.join(HERE, "randread.py"), self.big, offsets_file,
-                                 str(READ_SIZE), "2"], 300, "W5 local page cache", stdout=None)
-        local = json.loads(out)["passes"][1]
+                                 str(READ_SIZE), str(1 + REREAD_PASSES)], a.timeout, "W5 local page cache",
+                                stdout=None)
+        local = min(json.loads(out)["passes"][1:], key=lambda p: p["total_s"])  # the best: least disturbed
 
         # ftpfs: fresh mount, one fd, os.pread at each offset, then the same offsets again
         self.cold(self.big)
         mount = self.mount("w5")
         _, out, _, _ = self.run([PYTHON, os.path.join(HERE, "randread.py"), mount.path("big.bin"), offsets_file,
-                                 str(READ_SIZE), "2", self.big], self.timeout_ops(n), "W5 ftpfs pread",
-                                stdout=None)
+                                 str(READ_SIZE), str(1 + REREAD_PASSES), self.big], self.timeout_ops(n),
+                                "W5 ftpfs pread", stdout=None)
         mount.unmount()
         result = json.loads(out)
         if result["mismatches"] or result["short_reads"]:
             raise BenchError(f"W5 ftpfs: WRONG DATA: {result['mismatches']} blocks differ from the server's file, "
                              f"{result['short_reads']} short reads")
-        cold, warm = result["passes"]
+        cold = result["passes"][0]
+        warm = min(result["passes"][1:], key=lambda p: p["total_s"])
+        extra_passes = [n / p["total_s"] for p in result["passes"][1:]]
         cold_lat, warm_lat = cold["latencies_s"], warm["latencies_s"]
         ftpfs_iops = n / cold["total_s"]
-        extra = {"open_s": result["open_s"]}
+        extra = {"open_s": result["open_s"], "reread_iops_each_pass": extra_passes}
         self.row("W5", f"{n} random 4 KiB reads, cold: IOPS", "IOPS", ftpfs_iops, direct["iops"],
                  "curl -r (REST+RETR)", True, {"ratio": 0.8}, mount, extra)
         self.row("W5", "  cold: p50 latency", "ms", percentile(cold_lat, 50) * 1e3, direct["p50"] * 1e3,
@@ -1036,8 +1044,9 @@ class Runner:
             "W3": "W3: the ratio is against one FTP connection listing every directory (ftplib: one login, LIST "
                   "per directory); 'curl/dir' is one curl process per directory. warm = the same command again "
                   "on the same mount.",
-            "W5": "W5 re-read: the same offsets again on the same open file, against os.pread on the server's "
-                  "own file in the page cache; 'page-cache speed' is taken as ≥ 0.5 of that.",
+            "W5": f"W5 re-read: the same offsets again on the same open file (best of {REREAD_PASSES} passes), "
+                  "against os.pread on the server's own file in the page cache (likewise); 'page-cache speed' "
+                  "is taken as ≥ 0.5 of that.",
             "W6": "W6 '1 conn': one FTP connection (ftplib: one login, STOR per file).",
         }
         lines += [text for workload, text in notes.items() if workload in self.selected]
@@ -1117,6 +1126,7 @@ class Mount:
         self.process = None
         self.peak_rss_kib = None
         self.cpu_seconds = None
+        self.exit_seconds = None  # from fusermount3 -u until ftpfs exited
 
     def path(self, relative):
         return os.path.join(self.mountpoint, relative)
@@ -1169,7 +1179,8 @@ class Mount:
         if self.process.poll() is None:
             self.sample()
         problems = []
-        deadline = time.monotonic() + 20
+        unmount_started = time.monotonic()
+        deadline = unmount_started + 20
         while is_mounted(self.mountpoint) and time.monotonic() < deadline:
             try:
                 _, _, error, status = r.run(["fusermount3", "-u", self.mountpoint], 30, "fusermount3 -u",
@@ -1183,6 +1194,7 @@ class Mount:
             time.sleep(0.5)  # EBUSY: a killed reader may still hold a file open
         try:
             self.process.wait(timeout=30)
+            self.exit_seconds = time.monotonic() - unmount_started
         except subprocess.TimeoutExpired:
             problems.append("ftpfs did not exit within 30 s of the unmount; SIGTERM")
             r.kill_group(self.process, signal.SIGTERM)
