@@ -8,10 +8,10 @@
 # The work lives in a temp dir under /tmp/ftpfs-bench, removed at the end unless --keep.
 # The driver is Benchmarks/bench.py (Python standard library, Debian's /usr/bin/python3).
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)  # no cd: --ftpfs and --json paths stay relative to here
 
 for arg in "$@"; do
-    if [[ $arg == -h || $arg == --help ]]; then exec /usr/bin/python3 Benchmarks/bench.py --help; fi
+    if [[ $arg == -h || $arg == --help ]]; then exec /usr/bin/python3 "$repo/Benchmarks/bench.py" --help; fi
 done
 if (( EUID != 0 )); then
     echo "bench.sh: run as root (it starts vsftpd with a local account, mounts, drops the page cache)" >&2
@@ -37,4 +37,4 @@ if (( ${#missing[@]} > 0 )); then
     fi
 fi
 
-exec /usr/bin/python3 Benchmarks/bench.py "$@"
+exec /usr/bin/python3 "$repo/Benchmarks/bench.py" "$@"
