@@ -4,14 +4,21 @@
 Run it through scripts/bench.sh (as root). See `scripts/bench.sh --help`.
 
 What it does:
-  1. starts vsftpd on 127.0.0.1 (a free port) with a generated config, logging in as the
-     local account `ftpfstest` (the one the test harness uses; created if missing), serving
-     a generated data set under /tmp/ftpfs-bench/run-*/root;
-  2. for each workload, measures the direct baseline (curl, one process per transfer, plus
-     the extra baselines named in the table) and then ftpfs on a fresh mount
+  1. starts vsftpd on 127.0.0.1 (a free port) with a generated config (as the test harness
+     does: Tests/TestSupport/FTPTestServer+Vsftpd.swift), logging in as the local account
+     `ftpfsbench` (created if missing), serving a generated data set under
+     /tmp/ftpfs-bench/run-*/root;
+  2. for each workload W1..W6, measures the direct baseline (curl, one process per transfer,
+     plus the extra baselines named in the table) and then ftpfs on a fresh mount
      (`ftpfs -f -o auto_unmount,... URL MNT`, password in $FTPFS_PASSWORD), dropping the
-     page cache first; reads peak RSS (VmHWM) of that ftpfs process before unmounting;
-  3. verifies what was written on the server's disk, prints one table, optionally writes JSON.
+     page cache before each measured run; reads peak RSS (VmHWM) and CPU time of that ftpfs
+     process right before unmounting;
+  3. checks every result (byte counts, sampled blocks, sha256 of what landed on the server's
+     disk), prints one table, optionally writes JSON (Benchmarks/compare.py compares runs).
+
+Every child runs in its own session with a deadline; the driver never touches a mount itself
+(a hung ftpfs would hang it); Ctrl-C kills the readers, unmounts, stops vsftpd, removes the
+temp dir.
 
 Only the Python standard library; Debian's /usr/bin/python3.
 """
@@ -795,7 +802,7 @@ class Runner:
         with open(urls, "w") as f:
             f.write("".join(f"{self.curl_base}small/{name}\n" for name in self.small_names))
         results = {}
-        for jobs in (1, p):
+        for jobs in sorted({1, p}):
             self.cold(self.small)
             seconds, counted, _, _ = self.run(
                 ["xargs", "-d", "\\n", "-a", urls, "-n", "1", "-P", str(jobs), *self.curl()],
@@ -1021,7 +1028,8 @@ class Runner:
             "direct: curl, one process (login) per transfer, unless the baseline column says otherwise.",
             "",
         ]
-        table = [("workload", "ftpfs", "direct", "baseline (direct)", "ratio", "target", "met", "peak RSS")]
+        table = [("workload", "ftpfs", "direct", "baseline (direct)", "ratio", "target", "met", "peak RSS",
+                  "ftpfs CPU")]
         results = self.results()
         for row in results:
             met = "" if row["target_met"] is None else ("yes" if row["target_met"] else "MISSED")
@@ -1031,9 +1039,10 @@ class Runner:
                 "-" if row["ratio"] is None else f"{row['ratio']:.2f}",
                 row["target_text"], met,
                 "-" if row["peak_rss_kib"] is None else f"{row['peak_rss_kib'] / 1024:.1f} MiB",
+                "-" if row["ftpfs_cpu_s"] is None else f"{row['ftpfs_cpu_s']:.2f} s",
             ))
         widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-        right = {1, 2, 4, 7}
+        right = {1, 2, 4, 7, 8}
         for index, r in enumerate(table):
             cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
             lines.append(" | ".join(cells).rstrip())
@@ -1050,7 +1059,8 @@ class Runner:
             "W6": "W6 '1 conn': one FTP connection (ftplib: one login, STOR per file).",
         }
         lines += [text for workload, text in notes.items() if workload in self.selected]
-        lines.append("peak RSS: VmHWM of the ftpfs process (a fresh one per mount) just before unmounting.")
+        lines.append("peak RSS: VmHWM of the ftpfs process (a fresh one per mount) just before unmounting; "
+                     "ftpfs CPU: its user+system time for the whole mount (all rows of one mount share it).")
         for workload, message in self.failures:
             lines.append(f"FAILED {workload}: {message}")
         for workload in sorted(self.selected):

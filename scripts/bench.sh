@@ -3,7 +3,8 @@
 #   sudo scripts/bench.sh                 full sizes (1 GiB file, 10,000-file tree, ...)
 #   sudo scripts/bench.sh --quick         tiny sizes: a smoke run well under a minute
 #   sudo scripts/bench.sh --help          every option (sizes, --only W1,W5, --ftpfs PATH,
-#                                         --ftpfs-options "...", --keep, --json FILE)
+#                                         --ftpfs-options "...", --repeat N, --keep, --json FILE)
+# Compare runs saved with --json:  Benchmarks/compare.py BEFORE.json AFTER.json
 # Without --ftpfs it builds the release binary first (swift build -c release --product ftpfs).
 # The work lives in a temp dir under /tmp/ftpfs-bench, removed at the end unless --keep.
 # The driver is Benchmarks/bench.py (Python standard library, Debian's /usr/bin/python3).
