@@ -989,7 +989,8 @@ class Runner:
             commit, dirty = "?", ""
         return {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "commit": commit + (" + uncommitted changes in Sources/" if dirty else ""),
+            "commit": commit + (" + uncommitted changes in Sources/" if dirty else "")
+                      + (" (the checkout's; --ftpfs gave the binary)" if a.ftpfs else ""),
             "ftpfs": self.ftpfs, "ftpfs_version": getattr(self, "ftpfs_version", "?"),
             "ftpfs_options": "auto_unmount" + ("," + a.ftpfs_options if a.ftpfs_options else ""),
             "server": f"vsftpd on 127.0.0.1 (LIST only), account {FTP_USER} ({self.args.password_hash} password "
