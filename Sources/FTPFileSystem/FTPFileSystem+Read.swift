@@ -80,6 +80,7 @@ extension FTPFileSystem {
             }
         }
         file.touch()
+        activity.recordRead(filled)
         return filled
     }
 

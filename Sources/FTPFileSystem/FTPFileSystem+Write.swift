@@ -94,6 +94,7 @@ extension FTPFileSystem {
         writer.size = max(writer.size, start + UInt64(bytes.count))
         writer.modified = .now()
         writer.publish()
+        activity.recordWrite(bytes.count)
         return bytes.count
     }
 

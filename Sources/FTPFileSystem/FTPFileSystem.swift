@@ -71,6 +71,8 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     let staging: StagingArea
     let links: LinkResolutions
     let mountTime = Timestamp.now()
+    /// Counters for the status line (FTPFileSystem+Maintenance.swift).
+    let activity = ActivityCounters()
 
     public init(pool: ConnectionPool, configuration: FileSystemConfiguration, logger: Logger) {
         self.pool = pool
@@ -120,6 +122,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     }
 
     func logFailure(_ error: FTPError, operation: FileOperation, errno code: Errno) {
+        if code != .noSuchFile { activity.recordError() }
         if error.replyCode != nil {
             logger.debug("\(operation): \(error) → \(code)")
         } else {
@@ -152,6 +155,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     /// The listing entry for `path`: from the parent's cached listing when there is one, else by
     /// MLST when the server has it, else by listing the parent (which fills its siblings too).
     func entry(at path: String) throws(Errno) -> ListingEntry {
+        activity.recordListingLookup()
         let parent = FTPPath.parent(path)
         let name = FTPPath.lastComponent(path)
         if let cached = listings.cachedListing(of: parent) {
@@ -164,6 +168,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         }
         if pool.features.supportsMLST {
             let target = serverPath(path)
+            activity.recordListingFetch()
             do {
                 let entry = try pool.withSession { (session) throws(FTPError) in
                     try session.machineListing(of: target)
@@ -214,6 +219,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     // MARK: - Directories
 
     public func readdir(_ path: String) throws(Errno) -> [DirectoryEntry] {
+        activity.recordListingLookup()
         let listing = try directoryListing(of: path)
         let prefix = path == "/" ? "/" : path + "/"
         var entries: [DirectoryEntry] = []
@@ -232,6 +238,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     func directoryListing(of path: String) throws(Errno) -> CachedListing {
         let target = serverPath(path)
         return try listings.listing(of: path) { () throws(Errno) -> CachedListing in
+            activity.recordListingFetch()
             let listing = try withSession(.list) { (session) throws(FTPError) in
                 try session.list(directory: target)
             }

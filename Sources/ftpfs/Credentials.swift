@@ -19,7 +19,7 @@ enum Credentials {
             do {
                 passwordFileContents = try SecretFiles.loadPasswordFile(path: path)
             } catch {
-                throw Preflight.Failure(status: .usage, message: error.description)
+                throw Preflight.Failure(status: .credentialsFile, message: error.description)
             }
         }
         let environment = getenv(LoginCredentials.passwordEnvironmentVariable).map { String(cString: $0) }
@@ -48,14 +48,14 @@ enum Credentials {
         let required = configuration.connection.useNetrc || configuration.connection.netrcFile != nil
         let home = getenv("HOME").map { String(cString: $0) }
         guard let path = configuration.connection.netrcFile ?? SecretFiles.defaultNetrcPath(home: home) else {
-            if required { throw Preflight.Failure(status: .usage, message: "netrc: HOME is not set") }
+            if required { throw Preflight.Failure(status: .credentialsFile, message: "netrc: HOME is not set (use -o netrc_file=PATH)") }
             return nil
         }
         do {
             return try SecretFiles.loadNetrc(path: path)
         } catch {
             if error.isFileNotFound && !required { return nil }
-            throw Preflight.Failure(status: .usage, message: error.description)
+            throw Preflight.Failure(status: .credentialsFile, message: error.description)
         }
     }
 }

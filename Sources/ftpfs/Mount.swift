@@ -23,7 +23,8 @@ struct Mount {
     }
 
     private func mountAndServe() throws(Preflight.Failure) -> ExitStatus {
-        // 1. Arguments.
+        // 1. Arguments. A password in the URL leaves ps at once (ArgumentScrubbing.swift).
+        ArgumentScrubbing.maskURLPasswords()
         let url: ServerURL
         do {
             url = try ServerURL(parsing: command.url)
@@ -42,9 +43,14 @@ struct Mount {
         for warning in configuration.warnings(for: url) { printWarning(warning) }
 
         // 2. Local checks, before any network traffic.
-        let mountpoint = try Preflight.mountpoint(command.mountpoint,
+        let mountpoint: String
+        if Preflight.isPassedFuseDescriptor(command.mountpoint) {
+            mountpoint = command.mountpoint  // mount.fuse3 -o drop_privileges mounted already
+        } else {
+            mountpoint = try Preflight.mountpoint(command.mountpoint,
                                                   allowNonEmpty: configuration.fuse.allowNonEmptyMountpoint)
-        try Preflight.fuseDevice()
+            try Preflight.fuseDevice()
+        }
         let endpoint = configuration.endpoint(for: url)
         let tls = Self.tlsConfiguration(security: endpoint.security, options: configuration.tls)
 
@@ -89,7 +95,7 @@ struct Mount {
             try fileSystem.prepareLocalStorage()
         } catch {
             pool.shutdown()
-            throw Preflight.Failure(status: .badMountpoint,
+            throw Preflight.Failure(status: .cacheDirectory,
                                     message: "cannot use \(fileSystem.stagingDirectory) for staging edited files: \(error) (choose another with -o cache_dir=)")
         }
         do throws(FTPError) {
@@ -116,12 +122,22 @@ struct Mount {
             throw Preflight.Failure(status: .mountFailed, message: error.description)
         }
         fuse.daemonize(foreground: foreground)
+        if !foreground { LogSink.useSyslog() }  // stderr is /dev/null from here on
+        logger.log(level: foreground ? .debug : .notice, "mounted \(url.redacted) on \(mountpoint)")
+        let signals = MaintenanceSignals(fileSystem: fileSystem, interruptSignal: settings.interruptSignal, logger: logger)
+        signals.start()
         let loop = configuration.fuse.loop
         let result = fuse.run(maximumThreads: Int(loop.maxThreads ?? 0),
                               maximumIdleThreads: Int(loop.maxIdleThreads ?? 0), cloneFD: loop.cloneFD)
+        signals.stop()
+        // Unmount first, so programs using the mount get an error at once instead of waiting;
+        // then destroy (from fuse_destroy, when `fuse` goes) uploads what is still pending and
+        // logs any upload that fails as an error.
         fuse.unmount()
         logger.info("unmounted \(mountpoint)")
-        return result == 0 ? .success : .mountFailed
+        // The loop returns 0 after an unmount, the signal's number after SIGTERM/SIGINT/SIGHUP
+        // (libfuse's exit handler), and -errno when it failed.
+        return result == 0 || [SIGTERM, SIGINT, SIGHUP].contains(result) ? .success : .mountFailed
     }
 }
 

@@ -10,41 +10,58 @@ enum Preflight {
         var message: String
     }
 
-    /// The absolute, resolved mountpoint, or why it cannot be used.
+    /// The absolute, resolved mountpoint, or why it cannot be used. Each way of being wrong has
+    /// its own exit status (see ``ExitStatus``).
     static func mountpoint(_ path: String, allowNonEmpty: Bool) throws(Failure) -> String {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            throw Failure(status: .badMountpoint,
+            let code = errno
+            let reason = String(cString: strerror(code))
+            if code == EACCES || code == EPERM {
+                throw Failure(status: .mountpointNotPermitted,
+                              message: "mountpoint \(path): \(reason) (you need search permission on every directory above it)")
+            }
+            throw Failure(status: .mountpointMissing,
                           message: "mountpoint \(path): \(reason) (create it with: mkdir -p '\(path)')")
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw Failure(status: .badMountpoint, message: "mountpoint \(path) is not a directory")
+            throw Failure(status: .mountpointNotDirectory,
+                          message: "mountpoint \(path) is not a directory (mount on an empty directory instead)")
         }
         guard let resolved = realpath(path, nil) else {
-            throw Failure(status: .badMountpoint, message: "mountpoint \(path): \(String(cString: strerror(errno)))")
+            throw Failure(status: .mountpointMissing, message: "mountpoint \(path): \(String(cString: strerror(errno)))")
         }
         let absolute = String(cString: resolved)
         free(resolved)
         if isMounted(absolute) {
-            throw Failure(status: .badMountpoint,
+            throw Failure(status: .mountpointInUse,
                           message: "\(absolute) is already a mountpoint (unmount it with: fusermount3 -u '\(absolute)')")
         }
         guard access(absolute, W_OK) == 0 || getuid() == 0 else {
-            throw Failure(status: .badMountpoint, message: "mountpoint \(absolute) is not writable by you")
+            throw Failure(status: .mountpointNotPermitted,
+                          message: "mountpoint \(absolute) is not writable by you (mount on a directory you own)")
         }
         if !allowNonEmpty, !isEmptyDirectory(absolute) {
-            throw Failure(status: .badMountpoint,
+            throw Failure(status: .mountpointNotEmpty,
                           message: "mountpoint \(absolute) is not empty (use -o nonempty to mount over its contents)")
         }
         return absolute
+    }
+
+    /// Whether `path` is `/dev/fd/N` for an open descriptor: mount.fuse3's `drop_privileges`
+    /// opens /dev/fuse and mounts itself, then hands ftpfs the descriptor in this form, which
+    /// libfuse's fuse_mount understands. There is no directory to check then.
+    static func isPassedFuseDescriptor(_ path: String) -> Bool {
+        guard path.hasPrefix("/dev/fd/"), let descriptor = Int32(path.dropFirst("/dev/fd/".count)),
+              descriptor >= 0 else { return false }
+        return fcntl(descriptor, F_GETFD) != -1
     }
 
     /// Whether the kernel's FUSE device is there and usable by this user.
     static func fuseDevice() throws(Failure) {
         var info = stat()
         guard stat("/dev/fuse", &info) == 0, info.st_mode & S_IFMT == S_IFCHR else {
-            throw Failure(status: .fuseUnavailable,
+            throw Failure(status: .fuseMissing,
                           message: "/dev/fuse does not exist: load the module (modprobe fuse) or, in a container, "
                               + "pass the device in (docker run --device /dev/fuse --cap-add SYS_ADMIN)")
         }
@@ -59,9 +76,11 @@ enum Preflight {
         if getuid() != 0, helpers.contains(where: { access($0, X_OK) == 0 }) {
             return
         }
-        throw Failure(status: .fuseUnavailable,
+        throw Failure(status: .fuseNotPermitted,
                       message: "cannot open /dev/fuse: \(reason)"
-                          + (getuid() == 0 ? "" : " (and fusermount3 is missing: install the fuse3 package)"))
+                          + (getuid() == 0
+                              ? " (in a container, allow the device: docker run --device /dev/fuse --cap-add SYS_ADMIN)"
+                              : " (and fusermount3 is missing: install the fuse3 package, or ask for access to /dev/fuse)"))
     }
 
     static func isMounted(_ absolutePath: String) -> Bool {
