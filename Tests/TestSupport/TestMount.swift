@@ -80,6 +80,18 @@ public final class TestMount: @unchecked Sendable {
         state.withLock { $0.stdout } ?? FTPTestServer.read(stdoutPath)
     }
 
+    /// Sends `signal` to ftpfs alone (not its process group, where the auto_unmount helper and
+    /// the test guard live).
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.pid, signal) }
+    }
+
+    /// Waits up to `timeout` for ftpfs to exit (after a signal, say); nil while it still runs.
+    @discardableResult
+    public func waitForExit(timeout: Duration) -> ExitStatus? {
+        process.wait(timeout: timeout)
+    }
+
     /// The path of `relativePath` inside the mount.
     public func path(_ relativePath: String) -> String {
         relativePath.hasPrefix("/") ? mountpoint + relativePath : mountpoint + "/" + relativePath

@@ -29,6 +29,9 @@ public enum TestRequirement: String, Sendable, CaseIterable, CustomStringConvert
     /// ProFTPD with mod_tls is unpacked, or can be fetched from Debian now
     /// (Tests/Servers/fetch-proftpd.sh, as root; it conflicts with vsftpd as a package).
     case proftpd
+    /// Building and checking the Debian package: dpkg-deb, dpkg-shlibdeps (dpkg-dev), man
+    /// (man-db) and systemd-analyze (systemd) in PATH.
+    case packaging
 
     public var description: String { rawValue }
 }
@@ -121,6 +124,14 @@ public enum TestRequirements {
             return Shell.which("openssl") != nil ? nil : "openssl: not in PATH (apt-get install openssl)"
         case .pyftpdlibTLS:
             return missingPyftpdlibTLS
+        case .packaging:
+            let tools = ["dpkg-deb": "dpkg", "dpkg-shlibdeps": "dpkg-dev", "man": "man-db", "systemd-analyze": "systemd"]
+            let missing = tools.keys.sorted().filter { Shell.which($0) == nil }
+            guard missing.isEmpty else {
+                return "packaging: \(missing.joined(separator: ", ")) not in PATH (apt-get install "
+                    + missing.map { tools[$0]! }.joined(separator: " ") + ")"
+            }
+            return nil
         case .proftpd:
             guard isRoot else { return "proftpd: the tests must run as root to fetch and start ProFTPD" }
             do {
