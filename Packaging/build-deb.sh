@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Debian package: dist/ftpfs_VERSION_ARCH.deb (prints its path last).
+# Builds the Debian package: dist/ftpfs_VERSION_ARCH.deb. Progress goes to stderr; the one
+# line on stdout is the package's absolute path.
 #
 #   Packaging/build-deb.sh [--output DIR]
 #
@@ -31,14 +32,21 @@ scratch=${FTPFS_DEB_SCRATCH:-.build-release}
 version=$(sed -n 's/^ *static let version = "\(.*\)"$/\1/p' Sources/ftpfs/FTPFSCommand.swift)
 [[ -n $version ]] || { echo "build-deb: no version in Sources/ftpfs/FTPFSCommand.swift" >&2; exit 1; }
 arch=$(dpkg --print-architecture)
-date=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}" '+%Y-%m-%d')
+epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+date=$(date -u -d "@$epoch" '+%Y-%m-%d')
+date_rfc2822=$(date -u -R -d "@$epoch")
+# Debian's usual variables name the maintainer; the default is a placeholder address.
+maintainer="${DEBFULLNAME:-ftpfs maintainers} <${DEBEMAIL:-ftpfs@example.org}>"
 
-echo "==> swift build -c release --static-swift-stdlib ($scratch)"
-swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product ftpfs
-binary="$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/ftpfs"
+# Full RELRO (bindnow) as Debian's hardening flags ask.
+build=(swift build -c release --static-swift-stdlib --scratch-path "$scratch"
+       -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+echo "==> ${build[*]}" >&2
+"${build[@]}" --product ftpfs >&2
+binary="$("${build[@]}" --show-bin-path)/ftpfs"
 
 # Only the system's libraries may remain: no libswift*, nothing from the toolchain.
-if ldd "$binary" | grep -E 'libswift|libFoundation|libdispatch|/opt/|not found'; then
+if ldd "$binary" | grep -E 'libswift|libFoundation|libdispatch|/opt/|not found' >&2; then
     echo "build-deb: $binary still needs the libraries above" >&2
     exit 1
 fi
@@ -66,7 +74,8 @@ fi
 
 # Shell completions, from swift-argument-parser.
 install -d "$package/usr/share/bash-completion/completions" "$package/usr/share/zsh/vendor-completions"
-"$package/usr/bin/ftpfs" --generate-completion-script bash >"$package/usr/share/bash-completion/completions/ftpfs"
+# (bash-completion sources the file: no #! line.)
+"$package/usr/bin/ftpfs" --generate-completion-script bash | sed '1{/^#!/d}' >"$package/usr/share/bash-completion/completions/ftpfs"
 "$package/usr/bin/ftpfs" --generate-completion-script zsh >"$package/usr/share/zsh/vendor-completions/_ftpfs"
 
 # systemd: the template service; the mount unit and the rest are examples.
@@ -81,14 +90,26 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: ftpfs
 
 Files: *
-Copyright: The ftpfs authors
+Copyright: ${date%%-*} The ftpfs authors
 License: Apache-2.0
 
 License: Apache-2.0
-$(sed -e 's/^[[:space:]]*$/./' -e 's/^/ /' LICENSE)
+ Licensed under the Apache License, Version 2.0 (the "License"); you may not
+ use this software except in compliance with the License. You may obtain a
+ copy of the License at http://www.apache.org/licenses/LICENSE-2.0 (the
+ source repository's LICENSE file holds it too).
+ .
+ Unless required by applicable law or agreed to in writing, software
+ distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+ WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+ License for the specific language governing permissions and limitations
+ under the License.
+ .
+ On Debian systems, the complete text of the Apache License, Version 2.0 can
+ be found in "/usr/share/common-licenses/Apache-2.0".
 EOF
-printf 'ftpfs (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- ftpfs maintainers <ftpfs@localhost>  %s\n' \
-    "$version" "$version" "$(date -u -R -d "$date")" | gzip -9n >"$doc/changelog.gz"
+printf 'ftpfs (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- %s  %s\n' \
+    "$version" "$version" "$maintainer" "$date_rfc2822" | gzip -9n >"$doc/changelog.gz"
 
 # Control file: Depends from what the binary links (dpkg-shlibdeps) plus fuse3.
 shlibs=$(cd "$root" && mkdir -p debian && printf 'Source: ftpfs\n\nPackage: ftpfs\nArchitecture: any\n' >debian/control \
@@ -99,7 +120,7 @@ cat >"$package/DEBIAN/control" <<EOF
 Package: ftpfs
 Version: $version
 Architecture: $arch
-Maintainer: ftpfs maintainers <ftpfs@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: fuse3, $shlibs
 Section: utils
@@ -121,5 +142,5 @@ find "$package" -type f ! -path "$package/usr/bin/*" -exec chmod 0644 {} +
 mkdir -p "$output"
 deb="$output/ftpfs_${version}_${arch}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$package" "$deb" >/dev/null
-echo "==> built $deb"
+echo "==> built $deb" >&2
 echo "$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs every test suite.
+# Installs dependencies, builds, builds the Debian package (FTPFS_DEB), and runs every test suite.
 #   scripts/test.sh [swift test arguments...]     e.g. --filter MountTests
 # In CI (CI=true) missing prerequisites make tests fail instead of skipping.
 # FTPFS_TEST_KEEP=1 keeps the tests' temporary files under /tmp/ftpfs-tests.
@@ -25,6 +25,11 @@ scripts/install-deps.sh
 
 current="swift build"; step "$current"
 swift build
+
+# The Debian package the packaging tests install (Tests/MountTests/PackagingTests.swift).
+current="Packaging/build-deb.sh"; step "$current"
+FTPFS_DEB=$(Packaging/build-deb.sh --output .build-release/dist | tail -n 1)
+export FTPFS_DEB
 
 current="swift test"; step "$current"
 swift test "$@"

@@ -102,7 +102,10 @@ struct PackagingTests {
 
         let copyright = try String(contentsOfFile: "/usr/share/doc/ftpfs/copyright", encoding: .utf8)
         #expect(copyright.contains("License: Apache-2.0"))
-        #expect(copyright.contains("Version 2.0, January 2004"))
+        // Debian's way: the licence by reference to the copy every system has (lintian flags a
+        // full Apache-2.0 text in a copyright file).
+        #expect(copyright.contains("/usr/share/common-licenses/Apache-2.0"))
+        #expect(FileManager.default.fileExists(atPath: "/usr/share/common-licenses/Apache-2.0"))
         let license = try String(contentsOfFile: DebianPackage.repositoryRoot + "/LICENSE", encoding: .utf8)
         #expect(license.contains("Apache License") && license.contains("Version 2.0, January 2004"))
     }
@@ -144,6 +147,11 @@ struct PackagingTests {
             #expect(manual.contains("\n       \(status) "), "the man page lacks exit status \(status)")
         }
         #expect(manual.contains("fuse.ftpfs") && manual.contains("x-systemd.automount"))
+        // The README's table lists the same statuses.
+        let readme = try String(contentsOfFile: DebianPackage.repositoryRoot + "/README.md", encoding: .utf8)
+        for status in statuses {
+            #expect(readme.contains("\n| \(status) | "), "README.md's exit status table lacks \(status)")
+        }
 
         // bash: the script loads and registers a completion for ftpfs, which offers -o options.
         let bash = try Shell.run(["bash", "-c", """
@@ -186,6 +194,26 @@ struct PackagingTests {
                 timeout: .seconds(60))
             #expect(result.status == 0, "\(result)")
             try Self.expectUsableThenUnmount(mountpoint, server: server)
+        }
+    }
+
+    @Test func mountFuse3DropPrivilegesHandsFtpfsTheMountedDescriptor() throws {
+        let server = try Self.server()
+        let netrc = try Self.netrc(for: server)
+        defer { TestDirectory.cleanUp(netrc.directory) }
+        try Self.withMountpoint { mountpoint in
+            // mount.fuse3 mounts itself, drops every capability and runs ftpfs with the
+            // mountpoint /dev/fd/N.
+            let result = try Shell.run(
+                ["mount", "-t", "fuse.ftpfs", "ftp://\(FTPTestUser.standard.name)@\(server.host):\(server.port)/",
+                 mountpoint, "-o", "drop_privileges,netrc_file=\(netrc.path)"],
+                timeout: .seconds(60))
+            #expect(result.status == 0, "\(result)")
+            #expect(MountTable.entry(at: mountpoint)?.fileSystemType == "fuse.ftpfs")
+            let hello = try String(contentsOfFile: mountpoint + "/" + TestDataSet.helloFileName, encoding: .utf8)
+            #expect(hello == TestDataSet.helloContent)
+            try Shell.run(["umount", mountpoint], timeout: .seconds(30)).check()
+            #expect(!MountTable.isMounted(mountpoint))
         }
     }
 
