@@ -2,7 +2,7 @@
 // The layout follows ../shared/DESIGN.md: dependencies point down only.
 //   ftpfs (CLI) → MountOptions, FTPFileSystem, FuseBridge
 //   FTPFileSystem → FTPClient, FuseBridge (for the file system protocol it implements)
-//   FuseBridge → CFuse;  FTPClient → FTPProtocol, CTLS
+//   FuseBridge → CFuse;  FTPClient → FTPProtocol, CTLS, CLinux
 import PackageDescription
 
 let package = Package(
@@ -22,10 +22,12 @@ let package = Package(
         .target(name: "ThreadSupport"),
         // The system's OpenSSL: digests for upload verification, TLS for FTPS.
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // Linux system calls Glibc's Swift module leaves out (splice for zero-copy reads).
+        .target(name: "CLinux"),
         // Sockets, control and data connections, the connection pool.
         .target(
             name: "FTPClient",
-            dependencies: ["FTPProtocol", "ThreadSupport", "CTLS", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FTPProtocol", "ThreadSupport", "CTLS", "CLinux", .product(name: "Logging", package: "swift-log")]
         ),
         // The only place FUSE_USE_VERSION is chosen.
         .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),

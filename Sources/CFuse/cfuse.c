@@ -1,6 +1,11 @@
+#define _GNU_SOURCE
 #include "cfuse.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 struct fuse *cfuse_new(int argc, char **argv, const struct fuse_operations *operations, void *private_data,
                        struct fuse_conn_info_opts **connection_options) {
@@ -54,4 +59,106 @@ void cfuse_conn_request_large_io(struct fuse_conn_info *conn, unsigned bytes) {
         conn->max_write = bytes;
     }
     conn->max_readahead = bytes;
+}
+
+void cfuse_conn_want_splice_write(struct fuse_conn_info *conn) {
+    if (conn->capable & FUSE_CAP_SPLICE_WRITE) {
+        conn->want |= FUSE_CAP_SPLICE_WRITE;
+    }
+    if (conn->capable & FUSE_CAP_SPLICE_MOVE) {
+        conn->want |= FUSE_CAP_SPLICE_MOVE;
+    }
+}
+
+// One pipe per libfuse worker thread: a read reply is filled and then spliced on by libfuse on
+// the same thread before that thread takes another request, so no reply can see another's bytes.
+struct reply_pipe {
+    int fds[2];
+    size_t capacity;
+};
+
+static pthread_key_t reply_pipe_key;
+static pthread_once_t reply_pipe_once = PTHREAD_ONCE_INIT;
+
+static void reply_pipe_free(void *value) {
+    struct reply_pipe *pipe_ = value;
+    close(pipe_->fds[0]);
+    close(pipe_->fds[1]);
+    free(pipe_);
+}
+
+static void reply_pipe_key_create(void) { pthread_key_create(&reply_pipe_key, reply_pipe_free); }
+
+static struct reply_pipe *reply_pipe_current(int create) {
+    pthread_once(&reply_pipe_once, reply_pipe_key_create);
+    struct reply_pipe *pipe_ = pthread_getspecific(reply_pipe_key);
+    if (pipe_ == NULL && create) {
+        pipe_ = calloc(1, sizeof(*pipe_));
+        if (pipe_ == NULL) {
+            return NULL;
+        }
+        if (pipe2(pipe_->fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+            free(pipe_);
+            return NULL;
+        }
+        int size = fcntl(pipe_->fds[1], F_GETPIPE_SZ);
+        pipe_->capacity = size > 0 ? (size_t)size : 0;
+        pthread_setspecific(reply_pipe_key, pipe_);
+    }
+    return pipe_;
+}
+
+int cfuse_thread_reply_pipe(size_t capacity, int *read_end, int *write_end) {
+    struct reply_pipe *pipe_ = reply_pipe_current(1);
+    if (pipe_ == NULL) {
+        return -1;
+    }
+    if (pipe_->capacity < capacity) {
+        // Beyond /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE: then the caller copies.
+        int size = fcntl(pipe_->fds[1], F_SETPIPE_SZ, (int)capacity);
+        if (size < 0) {
+            return -1;
+        }
+        pipe_->capacity = (size_t)size;
+    }
+    *read_end = pipe_->fds[0];
+    *write_end = pipe_->fds[1];
+    return 0;
+}
+
+void cfuse_thread_reply_pipe_discard(void) {
+    struct reply_pipe *pipe_ = reply_pipe_current(0);
+    if (pipe_ == NULL) {
+        return;
+    }
+    char scratch[65536];
+    int waiting = 0;
+    while (ioctl(pipe_->fds[0], FIONREAD, &waiting) == 0 && waiting > 0) {
+        if (read(pipe_->fds[0], scratch, sizeof(scratch)) <= 0) {
+            break;
+        }
+    }
+}
+
+struct fuse_bufvec *cfuse_read_reply(int pipe_read_end, size_t piped, void *memory, size_t memory_count) {
+    struct fuse_bufvec *reply = calloc(1, sizeof(struct fuse_bufvec) + sizeof(struct fuse_buf));
+    if (reply == NULL) {
+        return NULL;
+    }
+    size_t count = 0;
+    if (piped > 0) {
+        reply->buf[count].size = piped;
+        reply->buf[count].flags = FUSE_BUF_IS_FD;
+        reply->buf[count].fd = pipe_read_end;
+        count++;
+    }
+    if (memory_count > 0 || count == 0) {
+        reply->buf[count].size = memory_count;
+        reply->buf[count].mem = memory;
+        count++;
+    } else {
+        free(memory);
+    }
+    reply->count = count;
+    return reply;
 }

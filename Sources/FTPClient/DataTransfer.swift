@@ -45,6 +45,34 @@ public final class DataTransfer {
         return count
     }
 
+    /// Whether `splice(into:count:)` can move this transfer's bytes: a plain TCP data connection
+    /// (TLS decrypts in user space).
+    public var canSplice: Bool { data is Socket }
+
+    /// Moves up to `count` bytes of a download into a pipe without copying them through user
+    /// space. Returns 0 once the server closed the data connection and confirmed the transfer
+    /// (as `read` does), or nil when the pipe is full.
+    public func splice(into pipe: Int32, count: Int) throws(FTPError) -> Int? {
+        guard let stream = data else { return 0 }
+        guard let socket = stream as? Socket else {
+            preconditionFailure("splice on a TLS data connection; check canSplice first")
+        }
+        let moved: Int?
+        do {
+            moved = try socket.splice(into: pipe, count: count)
+        } catch {
+            failDataConnection()
+            throw error
+        }
+        guard let moved else { return nil }
+        if moved == 0 {
+            try finish()
+            return 0
+        }
+        bytesTransferred += UInt64(moved)
+        return moved
+    }
+
     /// Reads everything up to the end of the transfer (listings), at most `limit` bytes.
     public func readToEnd(limit: Int) throws(FTPError) -> [UInt8] {
         var result: [UInt8] = []
@@ -68,10 +96,32 @@ public final class DataTransfer {
         do {
             try stream.write(bytes)
         } catch {
+            if let refusal = refusalAfterBrokenUpload() {
+                throw .reply(command: command.loggable, reply: refusal)
+            }
             failDataConnection()
             throw error
         }
         bytesTransferred += UInt64(bytes.count)
+    }
+
+    /// An upload's data connection broke. A server that stops an upload on purpose (quota
+    /// exceeded, disk full, a name refused late) closes it and says why on the control
+    /// connection, and that reason is the error to report: not a dropped connection to resume.
+    /// Waits briefly for it; returns the refusal (the session is then back in step), or nil
+    /// when there is none: no reply, or one that says the transfer was merely interrupted
+    /// (425, 426, 450, 451), which resuming may get past.
+    private func refusalAfterBrokenUpload() -> Reply? {
+        guard ["STOR", "APPE", "STOU"].contains(command.verb.uppercased()), session.isUsable else { return nil }
+        data?.close()
+        data = nil
+        session.transferInProgress = false
+        guard let reply = try? session.withReplyTimeout(1, { () throws(FTPError) in try session.readReply() }),
+              reply.code.isTransientNegative || reply.code.isPermanentNegative,
+              ![425, 426, 450, 451].contains(reply.code.rawValue)
+        else { return nil }
+        completion = reply
+        return reply
     }
 
     /// Closes the data connection (for uploads, this marks the end of the file) and reads the

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CLinux
 import Synchronization
 
 /// A byte stream the control and data connections run over: a plain TCP socket, or TLS on top
@@ -217,6 +218,44 @@ public final class Socket: ByteStream, @unchecked Sendable {
             case let code: throw .io(errno: code, context: "reading from \(peer)")
             }
         }
+    }
+
+    /// Moves up to `count` received bytes into a pipe without copying them through user space.
+    /// Returns 0 at the end of the stream, or nil when the pipe has no room left (the caller
+    /// empties it and carries on with `read`).
+    public func splice(into pipe: Int32, count: Int) throws(FTPError) -> Int? {
+        while true {
+            let moved = clinux_splice_socket_to_pipe(descriptor, pipe, count)
+            if moved >= 0 { return moved }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK:
+                // Data waiting in the socket means the pipe was full, not that the peer is late.
+                if clinux_readable_bytes(descriptor) > 0 { return nil }
+                // The splice does not wait for the socket (kernels differ on whether
+                // SPLICE_F_NONBLOCK applies to it), and at the end of the stream it may say
+                // EAGAIN rather than 0: ask recv, then wait here as long as recv would.
+                var byte: UInt8 = 0
+                let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+                if peeked == 0 { return 0 }
+                if peeked > 0 { continue }
+                var pollDescriptor = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&pollDescriptor, 1, receiveTimeoutMilliseconds())
+                if ready == 0 { throw .timedOut("waiting for data from \(peer)") }
+                if ready < 0, errno != EINTR { throw .io(errno: errno, context: "waiting for data from \(peer)") }
+            case ECONNRESET: throw .connectionClosed("(connection reset by \(peer))")
+            case let code: throw .io(errno: code, context: "reading from \(peer)")
+            }
+        }
+    }
+
+    /// SO_RCVTIMEO in milliseconds, -1 (no limit) when unset.
+    private func receiveTimeoutMilliseconds() -> Int32 {
+        var value = timeval()
+        var length = socklen_t(MemoryLayout<timeval>.size)
+        guard getsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, &length) == 0 else { return -1 }
+        let milliseconds = value.tv_sec * 1000 + value.tv_usec / 1000
+        return milliseconds == 0 ? -1 : Int32(clamping: milliseconds)
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError) {

@@ -20,8 +20,13 @@ extension FTPFileSystem {
         guard let file = openFiles.file(handle) else { throw .badFileDescriptor }
         guard offset >= 0 else { throw .invalidArgument }
         file.touch()
+        let arrival = MonotonicClock.now
         file.lock.lock()
-        defer { file.lock.unlock() }
+        defer {
+            file.lock.broadcast()  // reads waiting for this one (waitForEarlierReads)
+            file.lock.unlock()
+        }
+        try file.throwFailure(since: arrival)
 
         // A file being written is read from where its bytes are.
         if let writer = file.writer ?? writers.writer(for: file.path) {
@@ -76,12 +81,105 @@ extension FTPFileSystem {
                 // Never a short read: the kernel would take it for the end of the file.
                 let code = Self.errno(for: error, during: .read)
                 logFailure(error, operation: .read, errno: code)
+                file.recordFailure(code)
                 throw code
             }
         }
         file.touch()
         activity.recordRead(filled)
         return filled
+    }
+
+    /// Serves a read by splicing the stream's bytes into the kernel's reply pipe: they never
+    /// enter user space, which halves the copying a sequential reader costs. Only the plain
+    /// case takes this path — a stream (or none yet) exactly at `offset` on a plain TCP data
+    /// connection of a file nobody writes; gaps, seeks, buffered bytes and TLS go through `read`.
+    public func spliceRead(_ path: String, handle: UInt64, size: Int, offset: Int64,
+                           into pipe: Int32) throws(Errno) -> Int?
+    {
+        guard let file = openFiles.file(handle) else { throw .badFileDescriptor }
+        guard offset >= 0 else { throw .invalidArgument }
+        file.touch()
+        let arrival = MonotonicClock.now
+        file.lock.lock()
+        defer {
+            file.lock.broadcast()
+            file.lock.unlock()
+        }
+        try file.throwFailure(since: arrival)
+        if file.writer != nil || writers.writer(for: file.path) != nil { return nil }
+        let start = UInt64(offset)
+        if file.reorderBuffer.holds(start) { return nil }
+        waitForEarlierReads(file, before: start)
+        if let stream = file.stream, stream.position != start { return nil }
+
+        var moved = 0
+        let deadline = pool.deadline()
+        while moved < size {
+            let position = start + UInt64(moved)
+            if let end = file.endOfFile, position >= end { break }
+            do throws(FTPError) {
+                let stream = try existingOrNewStream(file, at: position, deadline: deadline)
+                guard stream.transfer.canSplice else { return moved == 0 ? nil : moved }
+                guard let count = try stream.transfer.splice(into: pipe, count: size - moved) else {
+                    break  // the pipe is full: `read` copies the rest
+                }
+                stream.position += UInt64(count)
+                if count == 0 {
+                    file.reachedEnd(at: stream.position, pool: pool)
+                    break
+                }
+                moved += count
+            } catch {
+                file.closeStream(pool: pool)
+                if error.isConnectionLost || error.isTransferInterrupted, MonotonicClock.now < deadline {
+                    logger.info("read of \(path) at \(position) failed (\(error)); resuming")
+                    usleep(20_000)
+                    continue
+                }
+                // What is already in the pipe is thrown away by the bridge: never a short read.
+                let code = Self.errno(for: error, during: .read)
+                logFailure(error, operation: .read, errno: code)
+                file.recordFailure(code)
+                throw code
+            }
+        }
+        file.touch()
+        activity.recordRead(moved)
+        return moved
+    }
+
+    /// The kernel's read-ahead sends several requests of one file at once, and they reach us in
+    /// any order: a request just ahead of the stream waits briefly for the earlier ones, which
+    /// are already on their way, rather than reading through their bytes into the reorder buffer.
+    /// Call with the file locked.
+    private func waitForEarlierReads(_ file: OpenFile, before position: UInt64) {
+        let deadline = MonotonicClock.now + Self.earlierReadsWait
+        while let stream = file.stream, stream.position < position,
+              position - stream.position <= configuration.readThroughWindow
+        {
+            let remaining = deadline - MonotonicClock.now
+            if remaining <= 0 { return }
+            file.lock.wait(seconds: remaining)
+        }
+    }
+
+    /// How long a read waits for the reads before it (see `waitForEarlierReads`).
+    static let earlierReadsWait = 0.005
+
+    /// The file's stream, or a new RETR at `position` when it has none. Call with the file locked.
+    private func existingOrNewStream(_ file: OpenFile, at position: UInt64, deadline: Double) throws(FTPError) -> ReadStream {
+        if let stream = file.stream { return stream }
+        let session = try pool.checkout(deadline: deadline)
+        do {
+            let transfer = try session.retrieve(file.serverPath, from: position)
+            let stream = ReadStream(transfer: transfer, position: position)
+            file.setStream(stream)
+            return stream
+        } catch {
+            pool.checkin(session)
+            throw error
+        }
     }
 
     /// Reads the next bytes at `position` into `destination` from the file's stream, starting
@@ -96,20 +194,7 @@ extension FTPFileSystem {
                 && position - stream.position <= configuration.readThroughWindow
             if !isShortlyAhead { file.closeStream(pool: pool) }
         }
-        let stream: ReadStream
-        if let current = file.stream {
-            stream = current
-        } else {
-            let session = try pool.checkout(deadline: deadline)
-            do {
-                let transfer = try session.retrieve(file.serverPath, from: position)
-                stream = ReadStream(transfer: transfer, position: position)
-                file.setStream(stream)
-            } catch {
-                pool.checkin(session)
-                throw error
-            }
-        }
+        let stream = try existingOrNewStream(file, at: position, deadline: deadline)
 
         if position > stream.position {
             let gapLength = Int(position - stream.position)

@@ -102,6 +102,20 @@ final class OpenFile: @unchecked Sendable {
 
     func touch() { lastUse = MonotonicClock.now }
 
+    /// The last read that failed, and when (guarded by `lock`).
+    private var lastFailure: (time: Double, errno: Errno)?
+
+    /// Reads queue on `lock` (the kernel sends several at once); when one fails after waiting
+    /// out the timeout, those that were already queued fail with it instead of each waiting out
+    /// the timeout again. Call with `lock` held.
+    func throwFailure(since arrival: Double) throws(Errno) {
+        if let lastFailure, lastFailure.time >= arrival { throw lastFailure.errno }
+    }
+
+    func recordFailure(_ errno: Errno) {
+        lastFailure = (MonotonicClock.now, errno)
+    }
+
     /// Replaces the stream (call with `lock` held).
     func setStream(_ newStream: ReadStream?) {
         stream = newStream
@@ -189,6 +203,11 @@ struct ReorderBuffer {
         while size > capacity, !chunks.isEmpty {
             size -= chunks.removeFirst().bytes.count
         }
+    }
+
+    /// Whether a chunk holds the byte at `offset`.
+    func holds(_ offset: UInt64) -> Bool {
+        chunks.contains { $0.offset <= offset && offset < $0.end }
     }
 
     /// Copies the bytes at `offset` into `destination` when a chunk holds them; returns how many.

@@ -20,6 +20,11 @@ public protocol FileSystemOperations: AnyObject, Sendable {
     /// Reads into `buffer` from `offset`; returns the number of bytes read (0 at end of file).
     func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer,
               offset: Int64) throws(Errno) -> Int
+    /// Serves a read by moving the bytes into `pipe` (the write end of a pipe with room for at
+    /// least `size` bytes, which the bridge splices on to the kernel) rather than copying them
+    /// through user space. Returns how many bytes it moved, possibly fewer than `size` (the bridge
+    /// reads the rest with `read`), or nil to leave the whole request to `read`.
+    func spliceRead(_ path: String, handle: UInt64, size: Int, offset: Int64, into pipe: Int32) throws(Errno) -> Int?
     func release(_ path: String, handle: UInt64)
     func statfs(_ path: String) throws(Errno) -> FileSystemStatistics
 
@@ -51,6 +56,9 @@ public protocol FileSystemOperations: AnyObject, Sendable {
 }
 
 extension FileSystemOperations {
+    public func spliceRead(_ path: String, handle: UInt64, size: Int, offset: Int64, into pipe: Int32) throws(Errno) -> Int? {
+        nil
+    }
     public func create(_ path: String, mode: UInt32, flags: Int32) throws(Errno) -> OpenedFile { throw .readOnlyFileSystem }
     public func write(_ path: String, handle: UInt64, bytes: UnsafeRawBufferPointer,
                       offset: Int64) throws(Errno) -> Int { throw .readOnlyFileSystem }
@@ -85,6 +93,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let notPermitted = Errno(EPERM)
     public static let noSuchFile = Errno(ENOENT)
     public static let ioError = Errno(EIO)
+    public static let outOfMemory = Errno(ENOMEM)
     public static let badFileDescriptor = Errno(EBADF)
     public static let accessDenied = Errno(EACCES)
     public static let busy = Errno(EBUSY)
@@ -162,7 +171,7 @@ public struct FileAttributes: Hashable, Sendable {
 
     public init(kind: Kind, permissions: UInt32, size: UInt64, modified: Timestamp,
                 accessed: Timestamp? = nil, changed: Timestamp? = nil, linkCount: UInt32 = 1,
-                uid: UInt32 = getuid(), gid: UInt32 = getgid(), blockSize: UInt32 = 128 * 1024)
+                uid: UInt32 = getuid(), gid: UInt32 = getgid(), blockSize: UInt32 = 1 << 20)
     {
         self.kind = kind
         self.permissions = permissions

@@ -16,6 +16,8 @@ public final class FuseMount {
     private var operations = fuse_operations()
     private var connectionOptions: OpaquePointer?
     private var isMounted = false
+    /// What became of the kernel read-ahead setting at mount, for the caller to log.
+    public private(set) var kernelReadAhead: KernelReadAhead.Outcome = .unchanged("not mounted yet")
     private var signalHandlersInstalled = false
 
     /// Creates the libfuse instance from a complete argument vector (program name, then `-o`
@@ -58,6 +60,7 @@ public final class FuseMount {
         guard let fuse else { throw .libfuseRejectedOptions([]) }
         guard fuse_mount(fuse, mountpoint) == 0 else { throw .mountFailed(mountpoint) }
         isMounted = true
+        kernelReadAhead = KernelReadAhead.raise(mountpoint: mountpoint, to: settings.kernelReadAhead)
         if fuse_set_signal_handlers(fuse_get_session(fuse)) == 0 {
             signalHandlersInstalled = true
         }
@@ -111,6 +114,8 @@ public final class FuseMount {
             config.pointee.intr_signal = signal
         }
         cfuse_conn_request_large_io(connection, settings.maximumRequestSize)
+        connection.pointee.max_readahead = max(settings.maximumRequestSize, settings.kernelReadAhead)
+        cfuse_conn_want_splice_write(connection)
         // Options the user gave (max_readahead=, sync_read, ...) win over our defaults.
         cfuse_apply_connection_options(connectionOptions, connection)
     }
@@ -125,10 +130,13 @@ public struct FuseSettings: Sendable {
     public var readdirInodeNumbers: Bool
     /// Deliver interrupts to request threads with this signal (libfuse's `intr`).
     public var interruptSignal: Int32?
+    /// How far ahead the kernel reads for a sequential reader, in bytes (see `KernelReadAhead`).
+    public var kernelReadAhead: UInt32
 
     public init(maximumRequestSize: UInt32 = 1 << 20, directIO: Bool = false, useInodeNumbers: Bool = false,
-                readdirInodeNumbers: Bool = false, interruptSignal: Int32? = nil)
+                readdirInodeNumbers: Bool = false, interruptSignal: Int32? = nil, kernelReadAhead: UInt32 = 1 << 20)
     {
+        self.kernelReadAhead = kernelReadAhead
         self.maximumRequestSize = maximumRequestSize
         self.directIO = directIO
         self.useInodeNumbers = useInodeNumbers

@@ -23,6 +23,57 @@ enum FuseOperationTable {
         pointer.map { String(cString: $0) } ?? ""
     }
 
+    /// Reads smaller than this are copied: splicing them saves less than it costs (libfuse
+    /// itself copies replies under two pages).
+    static let smallestSplicedRead = 32 * 1024
+
+    /// A read reply: as much as the file system splices into this thread's reply pipe, then
+    /// the rest read into memory. libfuse frees the reply after sending it.
+    static func readReply(_ fileSystem: any FileSystemOperations, path: String, handle: UInt64, size: Int,
+                          offset: Int64) throws(Errno) -> UnsafeMutablePointer<fuse_bufvec>
+    {
+        var readEnd: Int32 = -1
+        var writeEnd: Int32 = -1
+        var piped = 0
+        // Twice the request where allowed: a pipe holds a number of fragments, not of bytes, and
+        // the network's fragments are not always whole pages.
+        if size >= smallestSplicedRead,
+           cfuse_thread_reply_pipe(2 * size, &readEnd, &writeEnd) == 0 || cfuse_thread_reply_pipe(size, &readEnd, &writeEnd) == 0
+        {
+            cfuse_thread_reply_pipe_discard()  // what a reply libfuse could not send left behind
+            do {
+                piped = try fileSystem.spliceRead(path, handle: handle, size: size, offset: offset, into: writeEnd) ?? 0
+            } catch {
+                cfuse_thread_reply_pipe_discard()
+                throw error
+            }
+        }
+        var memory: UnsafeMutableRawPointer?
+        var copied = 0
+        if piped < size {
+            memory = malloc(size - piped)
+            guard let memory else {
+                cfuse_thread_reply_pipe_discard()
+                throw .outOfMemory
+            }
+            do {
+                copied = try fileSystem.read(path, handle: handle,
+                                             into: UnsafeMutableRawBufferPointer(start: memory, count: size - piped),
+                                             offset: offset + Int64(piped))
+            } catch {
+                free(memory)
+                cfuse_thread_reply_pipe_discard()
+                throw error
+            }
+        }
+        guard let reply = cfuse_read_reply(readEnd, piped, memory, copied) else {
+            free(memory)
+            cfuse_thread_reply_pipe_discard()
+            throw .outOfMemory
+        }
+        return reply
+    }
+
     static func make() -> fuse_operations {
         var operations = fuse_operations()
 
@@ -58,24 +109,14 @@ enum FuseOperationTable {
                 return 0
             }
         }
-        operations.readdir = { path, buffer, filler, _, _, flags in
+        // Directories: DirectoryStream.swift.
+        operations.opendir = { _, info in FuseOperationTable.opendir(info) }
+        operations.releasedir = { _, info in FuseOperationTable.releasedir(info) }
+        operations.readdir = { path, buffer, filler, offset, info, flags in
             FuseOperationTable.run { fileSystem throws(Errno) in
-                let entries = try fileSystem.readdir(FuseOperationTable.path(path))
                 guard let filler else { return -EIO }
-                let plus = (flags.rawValue & FUSE_READDIR_PLUS.rawValue) != 0
-                _ = filler(buffer, ".", nil, 0, fuse_fill_dir_flags(0))
-                _ = filler(buffer, "..", nil, 0, fuse_fill_dir_flags(0))
-                var status = stat()
-                for entry in entries {
-                    if let attributes = entry.attributes {
-                        attributes.fill(&status)
-                        let fillFlags = plus ? FUSE_FILL_DIR_PLUS : fuse_fill_dir_flags(0)
-                        if filler(buffer, entry.name, &status, 0, fillFlags) != 0 { break }
-                    } else if filler(buffer, entry.name, nil, 0, fuse_fill_dir_flags(0)) != 0 {
-                        break
-                    }
-                }
-                return 0
+                return try FuseOperationTable.readdir(fileSystem, path: FuseOperationTable.path(path), buffer: buffer,
+                                                      filler: filler, offset: offset, info: info, flags: flags)
             }
         }
         operations.open = { path, info in
@@ -101,6 +142,15 @@ enum FuseOperationTable {
                                                 into: UnsafeMutableRawBufferPointer(start: buffer, count: size),
                                                 offset: Int64(offset))
                 return Int32(count)
+            }
+        }
+        operations.read_buf = { path, reply, size, offset, info in
+            FuseOperationTable.run { fileSystem throws(Errno) in
+                guard let info, let reply else { return -EBADF }
+                reply.pointee = try FuseOperationTable.readReply(
+                    fileSystem, path: FuseOperationTable.path(path), handle: info.pointee.fh, size: size,
+                    offset: Int64(offset))
+                return 0
             }
         }
         operations.write = { path, buffer, size, offset, info in

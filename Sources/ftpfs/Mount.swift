@@ -124,6 +124,10 @@ struct Mount {
         fuse.daemonize(foreground: foreground)
         if !foreground { LogSink.useSyslog() }  // stderr is /dev/null from here on
         logger.log(level: foreground ? .debug : .notice, "mounted \(url.redacted) on \(mountpoint)")
+        switch fuse.kernelReadAhead {
+        case .raised(let kibibytes): logger.debug("kernel read-ahead: \(kibibytes) KiB")
+        case .unchanged(let reason): logger.info("kernel read-ahead left at its default (\(reason))")
+        }
         let signals = MaintenanceSignals(fileSystem: fileSystem, interruptSignal: settings.interruptSignal, logger: logger)
         signals.start()
         let loop = configuration.fuse.loop

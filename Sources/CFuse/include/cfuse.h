@@ -42,3 +42,20 @@ void cfuse_conn_request_large_io(struct fuse_conn_info *conn, unsigned bytes);
 // UTIME_NOW and UTIME_OMIT are macros with casts that Swift does not import.
 static const long cfuse_utime_now = UTIME_NOW;
 static const long cfuse_utime_omit = UTIME_OMIT;
+
+// Asks libfuse to splice read replies into /dev/fuse (FUSE_CAP_SPLICE_WRITE, with page moving)
+// where the kernel offers it; a user's no_splice_write still wins (options are applied after).
+void cfuse_conn_want_splice_write(struct fuse_conn_info *conn);
+
+// This thread's reply pipe, at least `capacity` bytes, created on first use and closed when the
+// thread ends; left empty by the previous reply. Returns 0 and the two ends, or -1 when the pipe
+// cannot be made that large (the caller copies instead).
+int cfuse_thread_reply_pipe(size_t capacity, int *read_end, int *write_end);
+
+// Throws away whatever a failed reply left in this thread's pipe.
+void cfuse_thread_reply_pipe_discard(void);
+
+// A read_buf reply for libfuse, which frees it (and `memory`, malloc'd) after replying: first
+// `piped` bytes from the pipe's read end `pipe_read_end`, then `memory_count` bytes at `memory`.
+// Either part may be empty. NULL when out of memory.
+struct fuse_bufvec *cfuse_read_reply(int pipe_read_end, size_t piped, void *memory, size_t memory_count);
