@@ -46,6 +46,8 @@ public final class ConnectionPool: @unchecked Sendable {
     private var starvationHandler: (@Sendable () -> Bool)?
     private var firstSessionInfo: (home: String, features: FeatureSet)?
     private var maintenanceStarted = false
+    /// Operations waiting in `checkout` for a session: background work leaves them first in line.
+    private var waiting = 0
 
     public init(configuration: ClientConfiguration, maxConnections: Int, idleTimeout: Double = 60, logger: Logger) {
         self.configuration = configuration
@@ -193,10 +195,62 @@ public final class ConnectionPool: @unchecked Sendable {
             }
             if idle.isEmpty && openCount >= cap && !isShutDown {
                 // Timed, so an idle read stream that becomes reclaimable is noticed.
+                waiting += 1
                 lock.wait(seconds: 0.05)
+                waiting -= 1
             }
         }
     }
+
+    /// Borrows a session only if that needs no waiting: an idle one, or a new one while the pool
+    /// is below its cap. Nil when every session is busy, an operation is already waiting for one,
+    /// or a new connection fails. For background work (listing ahead of a directory walk), which
+    /// must never queue in front of, or hold up, what a user asked for.
+    public func checkoutIfAvailable() -> FTPSession? {
+        lock.lock()
+        while true {
+            if isShutDown || waiting > 0 {
+                lock.unlock()
+                return nil
+            }
+            if let candidate = idle.popLast() {
+                lock.unlock()
+                if candidate.session.looksAlive && MonotonicClock.now - candidate.since < idleTimeout {
+                    return candidate.session
+                }
+                candidate.session.close()
+                lock.lock()
+                openCount -= 1
+                continue
+            }
+            guard openCount < cap else {
+                lock.unlock()
+                return nil
+            }
+            openCount += 1
+            lock.unlock()
+            do {
+                return try FTPSession.connect(configuration: configuration, capabilities: capabilities, logger: logger)
+            } catch {
+                lock.withLock {
+                    openCount -= 1
+                    if Self.isConnectionLimit(error) {
+                        lastRefusal = MonotonicClock.now
+                        if openCount > 0, cap > openCount {
+                            cap = openCount
+                            logger.notice("server refused another connection (\(error)); using at most \(cap)")
+                        }
+                    }
+                    lock.broadcast()
+                }
+                logger.debug("no connection for background work: \(error)")
+                return nil
+            }
+        }
+    }
+
+    /// Whether an operation is waiting in `checkout` for a session to come back.
+    public var hasWaiters: Bool { lock.withLock { waiting > 0 } }
 
     /// 421 at the greeting, or a login refused with words that mean "too many" (vsftpd:
     /// "421 There are too many connected users", ProFTPD: "530 Sorry, the maximum number of

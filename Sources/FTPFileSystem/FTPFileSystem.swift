@@ -73,6 +73,8 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     let mountTime = Timestamp.now()
     /// Counters for the status line (FTPFileSystem+Maintenance.swift).
     let activity = ActivityCounters()
+    /// Lists directories ahead of a walk (FTPFileSystem+Prefetch.swift); nil with one connection.
+    let prefetcher: DirectoryPrefetcher<FTPSession>?
 
     public init(pool: ConnectionPool, configuration: FileSystemConfiguration, logger: Logger) {
         self.pool = pool
@@ -81,6 +83,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         self.listings = ListingCache(timeout: configuration.directoryCacheTimeout)
         self.staging = StagingArea(directory: configuration.cacheDirectory)
         self.links = LinkResolutions(timeout: configuration.directoryCacheTimeout)
+        self.prefetcher = Self.makePrefetcher(pool: pool, listings: listings, configuration: configuration, logger: logger)
         pool.setStarvationHandler { [weak self] in
             guard let self else { return false }
             return self.releaseIdleReadStream() || self.suspendIdleUpload()
@@ -162,6 +165,12 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
             guard let entry = cached.entries[name] else { throw .noSuchFile }
             return entry
         }
+        // The parent is being listed (a walk's listing ahead, or another request): its listing
+        // answers this too, and without another round trip.
+        if listings.isBeingFetched(parent), let listing = try? directoryListing(of: parent) {
+            guard let entry = listing.entries[name] else { throw .noSuchFile }
+            return entry
+        }
         if let cached = listings.cachedEntry(at: path) {
             guard let entry = cached else { throw .noSuchFile }
             return entry
@@ -221,6 +230,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     public func readdir(_ path: String) throws(Errno) -> [DirectoryEntry] {
         activity.recordListingLookup()
         let listing = try directoryListing(of: path)
+        prefetcher?.directoryRead(path, listing: listing)
         let prefix = path == "/" ? "/" : path + "/"
         var entries: [DirectoryEntry] = []
         entries.reserveCapacity(listing.ordered.count)
@@ -284,6 +294,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         for file in openFiles.removeAll() {
             file.close()
         }
+        prefetcher?.shutdown()
         pool.shutdown()
     }
 }

@@ -76,7 +76,8 @@ final class ListingCache: @unchecked Sendable {
         lock.withLock { singles[path] = Stamped(value: entry, fetchedAt: now) }
     }
 
-    /// The listing of `path`: cached when fresh, otherwise fetched once for all concurrent callers.
+    /// The listing of `path`: cached when fresh, otherwise fetched once for all concurrent callers
+    /// (including a fetch started in the background by `beginFetch`).
     func listing(of path: String, fetch: () throws(Errno) -> CachedListing) throws(Errno) -> CachedListing {
         lock.lock()
         while true {
@@ -88,14 +89,40 @@ final class ListingCache: @unchecked Sendable {
             lock.wait(seconds: 1)
         }
         inFlight.insert(path)
-        let startGeneration = generation
+        let claimed = Fetch(path: path, generation: generation)
         lock.unlock()
 
         let result: Result<CachedListing, Errno> = Result { () throws(Errno) in try fetch() }
+        finish(claimed, result.map { Optional($0) })
+        return try result.get()
+    }
+
+    /// A fetch of one directory's listing that this cache knows is under way: callers asking
+    /// for that listing meanwhile wait for it instead of fetching it again.
+    struct Fetch {
+        let path: String
+        fileprivate let generation: UInt64
+    }
+
+    /// Claims the fetch of `path` for a caller that will list it itself, unless its listing is
+    /// fresh or already being fetched (nil). Must be followed by `finish`.
+    func beginFetch(of path: String) -> Fetch? {
         let now = MonotonicClock.now
+        return lock.withLock {
+            if let stamped = listings[path], isFresh(stamped.fetchedAt, now: now) { return nil }
+            guard inFlight.insert(path).inserted else { return nil }
+            return Fetch(path: path, generation: generation)
+        }
+    }
+
+    /// Ends a fetch: stores the listing (unless something changed in the cache meanwhile) and
+    /// wakes those waiting for it. A failure or nil stores nothing; waiters then fetch themselves.
+    func finish(_ fetch: Fetch, _ result: Result<CachedListing?, Errno>) {
+        let now = MonotonicClock.now
+        let path = fetch.path
         lock.withLock {
             inFlight.remove(path)
-            if case .success(let listing) = result, generation == startGeneration {
+            if case .success(let listing?) = result, generation == fetch.generation {
                 listings[path] = Stamped(value: listing, fetchedAt: now)
                 // The listing supersedes single lookups of its children.
                 let prefix = path == "/" ? "/" : path + "/"
@@ -103,7 +130,11 @@ final class ListingCache: @unchecked Sendable {
             }
             lock.broadcast()
         }
-        return try result.get()
+    }
+
+    /// Whether the listing of `path` is being fetched right now.
+    func isBeingFetched(_ path: String) -> Bool {
+        lock.withLock { inFlight.contains(path) }
     }
 
     /// Changes the cached entry of `path` in place, in its parent's listing and in the single

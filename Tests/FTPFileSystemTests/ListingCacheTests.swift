@@ -90,3 +90,51 @@ final class Counter: Sendable {
     func increment() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
 }
+
+/// Fetches claimed ahead of need (a walk's listing ahead) and shared with those who need them.
+@Suite struct ListingCacheClaimTests {
+    @Test func onlyAListingNeitherFreshNorBeingFetchedCanBeClaimed() throws {
+        let cache = ListingCache(timeout: 60)
+        let claim = try #require(cache.beginFetch(of: "/d"))
+        #expect(cache.isBeingFetched("/d"))
+        #expect(cache.beginFetch(of: "/d") == nil)
+        cache.finish(claim, .success(ListingCacheTests.listing(["a"])))
+        #expect(!cache.isBeingFetched("/d"))
+        #expect(cache.beginFetch(of: "/d") == nil, "fresh now")
+        #expect(cache.cachedListing(of: "/d")?.ordered.map(\.name) == ["a"])
+    }
+
+    @Test func aRequestWaitsForTheClaimedFetchInsteadOfFetchingAgain() async throws {
+        let cache = ListingCache(timeout: 60)
+        let claim = try #require(cache.beginFetch(of: "/d"))
+        let fetches = Counter()
+        let request = Task.detached {
+            try cache.listing(of: "/d") { () throws(Errno) in
+                fetches.increment()
+                return ListingCacheTests.listing(["own"])
+            }
+        }
+        usleep(50_000)  // give the request time to start waiting (it is correct either way)
+        cache.finish(claim, .success(ListingCacheTests.listing(["shared"])))
+        #expect(try await request.value.ordered.map(\.name) == ["shared"])
+        #expect(fetches.value == 0)
+    }
+
+    @Test func whenTheClaimedFetchFailsTheRequestFetchesItself() async throws {
+        let cache = ListingCache(timeout: 60)
+        let claim = try #require(cache.beginFetch(of: "/d"))
+        let request = Task.detached {
+            try cache.listing(of: "/d") { () throws(Errno) in ListingCacheTests.listing(["own"]) }
+        }
+        cache.finish(claim, .success(nil))
+        #expect(try await request.value.ordered.map(\.name) == ["own"])
+    }
+
+    @Test func aClaimedFetchThatRacedAChangeStoresNothing() throws {
+        let cache = ListingCache(timeout: 60)
+        let claim = try #require(cache.beginFetch(of: "/d"))
+        cache.invalidate("/d/x")  // a change through the mount while the listing was under way
+        cache.finish(claim, .success(ListingCacheTests.listing(["stale"])))
+        #expect(cache.cachedListing(of: "/d") == nil)
+    }
+}

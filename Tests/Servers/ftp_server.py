@@ -573,6 +573,41 @@ def _rnto_no_overwrite(setup, value):
     setup.handler_mixins.append(RntoNoOverwriteMixin)
 
 
+class ListDelayMixin:
+    """Answers each LIST, NLST and MLSD `list_delay` seconds late, without holding up other
+    sessions, and logs how many listings are waiting at each new one ("listings waiting: N"):
+    a client that lists on several connections at once shows N > 1."""
+
+    waiting = [0]  # shared by every session
+
+    def _delay_listing(self, listing, path):
+        ListDelayMixin.waiting[0] += 1
+        self.log("listings waiting: %d" % ListDelayMixin.waiting[0])
+
+        def answer():
+            ListDelayMixin.waiting[0] -= 1
+            if not self._closed:
+                listing(path)
+
+        self.ioloop.call_later(self.list_delay, answer, _errback=self.handle_error)
+
+    def ftp_LIST(self, path):
+        self._delay_listing(super().ftp_LIST, path)
+
+    def ftp_NLST(self, path):
+        self._delay_listing(super().ftp_NLST, path)
+
+    def ftp_MLSD(self, path):
+        self._delay_listing(super().ftp_MLSD, path)
+
+
+@quirk("list-delay", "list-delay=SECONDS: answer every listing that late (other sessions go on "
+                     "meanwhile) and log 'listings waiting: N' as each arrives")
+def _list_delay(setup, value):
+    setup.handler_mixins.append(ListDelayMixin)
+    setup.handler_attributes["list_delay"] = float(value or 0.2)
+
+
 # --------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+import FTPClient
+import FTPProtocol
+import Logging
+
+/// Listing ahead of directory walks (see `WalkPrefetchPolicy` and `DirectoryPrefetcher`).
+extension FTPFileSystem {
+    /// The prefetcher for a pool and cache: up to one connection fewer than the pool may open
+    /// list ahead, so one is always left to what the user asks. None with a single connection,
+    /// or when listings are not cached (`dir_cache_timeout=0`): a listing made ahead would be
+    /// stale before it is read.
+    static func makePrefetcher(pool: ConnectionPool, listings: ListingCache, configuration: FileSystemConfiguration,
+                               logger: Logger) -> DirectoryPrefetcher<FTPSession>?
+    {
+        let concurrency = pool.maxConnections - 1
+        guard concurrency > 0, configuration.directoryCacheTimeout > 0 else { return nil }
+        let root = configuration.rootPath
+        let limits = WalkPrefetchPolicy.Limits(maxConcurrent: concurrency,
+                                               aheadLifetime: configuration.directoryCacheTimeout)
+        return DirectoryPrefetcher(limits: limits, cache: listings, operations: .init(
+            acquire: { pool.checkoutIfAvailable() },
+            release: { pool.checkin($0) },
+            list: { session, path in
+                do {
+                    let listing = try session.list(directory: serverPath(path, root: root))
+                    return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
+                } catch {
+                    // The walk lists it itself when it gets there, and reports what fails then.
+                    logger.debug("listing \(path) ahead of a walk: \(error)")
+                    return nil
+                }
+            },
+            shouldYield: { pool.hasWaiters }))
+    }
+
+    /// The server path for a path under the mountpoint ("/" is the root), for a mount of `root`.
+    static func serverPath(_ path: String, root: String) -> String {
+        path == "/" || path.isEmpty ? root : FTPPath.join(root, String(path.dropFirst()))
+    }
+}
