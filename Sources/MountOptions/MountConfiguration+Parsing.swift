@@ -99,10 +99,16 @@ extension MountConfiguration {
     /// `fsname=` and `subtype=` for whichever of them the user did not give: the URL without its
     /// password, so /proc/mounts and df name the server, and `ftpfs`, so the type reads
     /// `fuse.ftpfs`. (`fuse_new` adds no subtype itself; only `fuse_parse_cmdline` would.)
+    /// Unless given, `negative_timeout` is `entry_timeout` (1 s): a name looked up and found
+    /// missing is remembered by the kernel as long as a name found, so `stat` of a missing file
+    /// again (shells searching PATH, make, editors' backup probes) does not even reach ftpfs.
+    /// Creating the name through the mount replaces the kernel's negative entry at once.
     /// Pass them as `extraOptions` to ``fuseCommandLine(programName:extraOptions:)``.
     public func defaultFuseOptions(for url: ServerURL) -> [String] {
         (fuse.filesystemName == nil ? ["fsname=" + url.withoutPassword] : [])
             + (fuse.subtype == nil ? ["subtype=ftpfs"] : [])
+            + (fuse.negativeTimeout == nil
+                ? ["negative_timeout=" + (fuseOptions.last { $0.name == "entry_timeout" }?.value ?? "1")] : [])
     }
 
     /// fuse_opt.c splits `-o` at commas and treats a backslash as escaping the next character.

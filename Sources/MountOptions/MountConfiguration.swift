@@ -162,7 +162,7 @@ public struct FuseOptions: Sendable, Hashable {
     public var gid: UInt32?
     public var umask: UInt32?
     /// `attr_timeout`, `entry_timeout`, `negative_timeout`: the kernel's own caches (libfuse's
-    /// defaults are 1 s, 1 s and 0 s).
+    /// defaults are 1 s, 1 s and 0 s; ftpfs makes `negative_timeout` `entry_timeout`).
     public var attributeTimeout: Duration?
     public var entryTimeout: Duration?
     public var negativeTimeout: Duration?

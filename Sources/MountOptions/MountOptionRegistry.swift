@@ -149,7 +149,7 @@ public enum MountOptionRegistry {
         .duration("entry_timeout", allowsZero: true, .mount, .libfuse(.fuseNew),
                   help: "seconds the kernel caches names (1)") { $0.fuse.entryTimeout = $1 },
         .duration("negative_timeout", allowsZero: true, .mount, .libfuse(.fuseNew),
-                  help: "seconds the kernel caches missing names (0)") { $0.fuse.negativeTimeout = $1 },
+                  help: "seconds the kernel caches missing names (entry_timeout)") { $0.fuse.negativeTimeout = $1 },
         .duration("ac_attr_timeout", allowsZero: true, .mount, .libfuse(.fuseNew),
                   help: "attribute timeout for auto_cache (attr_timeout)") { _, _ in },
         .flag("auto_unmount", .mount, .libfuse(.fuseNew), help: "unmount when ftpfs exits") {

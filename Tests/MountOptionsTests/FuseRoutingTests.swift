@@ -92,12 +92,20 @@ import Testing
     @Test func defaultsNameTheMountAfterTheURL() throws {
         let url = try ServerURL(parsing: "ftp://alice:pw@h/a,b")
         let plain = try MountConfiguration(parsing: ["ro"])
-        #expect(plain.defaultFuseOptions(for: url) == ["fsname=ftp://alice@h/a,b", "subtype=ftpfs"])
+        #expect(plain.defaultFuseOptions(for: url) == ["fsname=ftp://alice@h/a,b", "subtype=ftpfs", "negative_timeout=1"])
         #expect(plain.fuseCommandLine(programName: "ftpfs", extraOptions: plain.defaultFuseOptions(for: url)) == [
-            "ftpfs", "-o", #"ro,fsname=ftp://alice@h/a\,b,subtype=ftpfs"#,
+            "ftpfs", "-o", #"ro,fsname=ftp://alice@h/a\,b,subtype=ftpfs,negative_timeout=1"#,
         ])
-        let named = try MountConfiguration(parsing: ["fsname=mine,subtype=x"])
+        let named = try MountConfiguration(parsing: ["fsname=mine,subtype=x,negative_timeout=0"])
         #expect(named.defaultFuseOptions(for: url).isEmpty)
+    }
+
+    @Test func missingNamesAreCachedAsLongAsNamesFound() throws {
+        let url = try ServerURL(parsing: "ftp://h/")
+        let longer = try MountConfiguration(parsing: ["entry_timeout=2.5,fsname=x,subtype=y"])
+        #expect(longer.defaultFuseOptions(for: url) == ["negative_timeout=2.5"])
+        let given = try MountConfiguration(parsing: ["entry_timeout=2.5,negative_timeout=0,fsname=x,subtype=y"])
+        #expect(given.defaultFuseOptions(for: url).isEmpty)
     }
 
     @Test(arguments: [
