@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // The layout follows ../shared/DESIGN.md: dependencies point down only.
 //   ftpfs (CLI) → MountOptions, FTPFileSystem, FuseBridge
-//   FTPFileSystem → FTPClient, FuseBridge (for the file system protocol it implements)
+//   FTPFileSystem → BlockCache, FTPClient, FuseBridge (for the file system protocol it implements)
 //   FuseBridge → CFuse;  FTPClient → FTPProtocol, CTLS, CLinux
 import PackageDescription
 
@@ -33,11 +33,13 @@ let package = Package(
         .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
         // Swift adapter over libfuse3's high-level API.
         .target(name: "FuseBridge", dependencies: ["CFuse"]),
+        // Fixed-size blocks of remote files, in memory (LRU) and optionally on disk.
+        .target(name: "BlockCache", dependencies: ["ThreadSupport"]),
         // FUSE semantics over FTP.
         .target(
             name: "FTPFileSystem",
             dependencies: [
-                "FTPClient", "FuseBridge", "ThreadSupport",
+                "BlockCache", "FTPClient", "FuseBridge", "ThreadSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -46,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "ftpfs",
             dependencies: [
-                "MountOptions", "FTPFileSystem", "FuseBridge", "FTPClient",
+                "BlockCache", "MountOptions", "FTPFileSystem", "FuseBridge", "FTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -57,6 +59,7 @@ let package = Package(
         .testTarget(name: "FTPProtocolTests", dependencies: ["FTPProtocol"]),
         .testTarget(name: "MountOptionsTests", dependencies: ["MountOptions"]),
         .testTarget(name: "FTPClientTests", dependencies: ["FTPClient", "TestSupport"]),
+        .testTarget(name: "BlockCacheTests", dependencies: ["BlockCache"]),
         .testTarget(name: "FTPFileSystemTests", dependencies: ["FTPFileSystem", "TestSupport"]),
         .testTarget(name: "MountTests", dependencies: ["TestSupport"]),
     ]

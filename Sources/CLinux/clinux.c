@@ -3,13 +3,7 @@
 
 #include <fcntl.h>
 #include <stddef.h>
-#include <sys/ioctl.h>
 
 ssize_t clinux_splice_socket_to_pipe(int socket, int pipe_write_end, size_t count) {
     return splice(socket, NULL, pipe_write_end, NULL, count, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-}
-
-int clinux_readable_bytes(int descriptor) {
-    int count = 0;
-    return ioctl(descriptor, FIONREAD, &count) == 0 ? count : -1;
 }

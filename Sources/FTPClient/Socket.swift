@@ -221,24 +221,37 @@ public final class Socket: ByteStream, @unchecked Sendable {
     }
 
     /// Moves up to `count` received bytes into a pipe without copying them through user space.
-    /// Returns 0 at the end of the stream, or nil when the pipe has no room left (the caller
+    /// Returns 0 at the end of the stream, or nil when the pipe takes no more (the caller
     /// empties it and carries on with `read`).
     public func splice(into pipe: Int32, count: Int) throws(FTPError) -> Int? {
+        var dataRefused = false
         while true {
             let moved = clinux_splice_socket_to_pipe(descriptor, pipe, count)
-            if moved >= 0 { return moved }
+            if moved > 0 { return moved }
+            if moved < 0 {
+                switch errno {
+                case EINTR: continue
+                case EAGAIN, EWOULDBLOCK: break
+                case ECONNRESET: throw .connectionClosed("(connection reset by \(peer))")
+                case let code: throw .io(errno: code, context: "reading from \(peer)")
+                }
+            }
+            // Neither 0 nor EAGAIN says for sure why nothing moved: TCP's splice returns 0 with
+            // data queued, and EAGAIN both for a full pipe and (on some kernels, which apply
+            // SPLICE_F_NONBLOCK to the socket too) for a socket with nothing yet. recv knows.
+            var byte: UInt8 = 0
+            let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if peeked == 0 { return 0 }  // the end of the stream
+            if peeked > 0 {
+                // Data the splice did not take: try once more, then leave it to `read`.
+                if dataRefused { return nil }
+                dataRefused = true
+                continue
+            }
             switch errno {
             case EINTR: continue
             case EAGAIN, EWOULDBLOCK:
-                // Data waiting in the socket means the pipe was full, not that the peer is late.
-                if clinux_readable_bytes(descriptor) > 0 { return nil }
-                // The splice does not wait for the socket (kernels differ on whether
-                // SPLICE_F_NONBLOCK applies to it), and at the end of the stream it may say
-                // EAGAIN rather than 0: ask recv, then wait here as long as recv would.
-                var byte: UInt8 = 0
-                let peeked = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-                if peeked == 0 { return 0 }
-                if peeked > 0 { continue }
+                // Nothing yet: wait as long as recv would.
                 var pollDescriptor = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&pollDescriptor, 1, receiveTimeoutMilliseconds())
                 if ready == 0 { throw .timedOut("waiting for data from \(peer)") }

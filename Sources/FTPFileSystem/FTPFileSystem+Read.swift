@@ -1,3 +1,4 @@
+import BlockCache
 import FTPClient
 import FTPProtocol
 import FuseBridge
@@ -57,6 +58,21 @@ extension FTPFileSystem {
 
         var filled = 0
         let deadline = pool.deadline()
+        if let cached = cachedVersion(of: file) {
+            do {
+                filled = try readBlocks(file, cached.cache, cached.version, into: buffer, at: UInt64(offset),
+                                        deadline: deadline)
+            } catch {
+                file.closeStream(pool: pool)
+                // The stream path below retries from where the stream broke, or reports it.
+                logger.info("block read of \(path) at \(offset) failed (\(error)); reading through the stream")
+            }
+            if filled > 0, filled == buffer.count || UInt64(offset) + UInt64(filled) >= cached.version.size {
+                file.touch()
+                activity.recordRead(filled)
+                return filled
+            }
+        }
         while filled < buffer.count {
             let position = UInt64(offset) + UInt64(filled)
             let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[filled...])
@@ -112,6 +128,8 @@ extension FTPFileSystem {
         if file.reorderBuffer.holds(start) { return nil }
         waitForEarlierReads(file, before: start)
         if let stream = file.stream, stream.position != start { return nil }
+        // A seek to a fresh place goes through the block cache (`read`).
+        if file.stream == nil, start != 0, cachedVersion(of: file) != nil { return nil }
 
         var moved = 0
         let deadline = pool.deadline()
@@ -221,6 +239,93 @@ extension FTPFileSystem {
             file.reachedEnd(at: stream.position, pool: pool)
         }
         return count
+    }
+
+    /// The open file's content version in the block cache: nil without a cache, for files
+    /// being written, and for empty files.
+    func cachedVersion(of file: OpenFile) -> (cache: BlockCache, version: ContentVersion)? {
+        guard let cache = configuration.blockCache, cache.isEnabled, file.writer == nil else { return nil }
+        let attributes = file.currentAttributes()
+        guard attributes.size > 0 else { return nil }
+        let modified = Int64(attributes.modified.seconds) * 1_000_000_000 + Int64(attributes.modified.nanoseconds)
+        return (cache, ContentVersion(path: configuration.blockCacheScope + file.serverPath, size: attributes.size,
+                                      modified: modified))
+    }
+
+    /// Serves the start of a read from whole blocks: from the cache when it holds them, else —
+    /// when the read is a seek rather than the stream's next bytes — by fetching each block it
+    /// touches with REST at the block's start, keeping them for later reads nearby. Returns how
+    /// many bytes it served (up to the size the file had at open); the stream serves the rest,
+    /// and a sequential reader (whose pages the kernel caches) entirely. Call with the file locked.
+    private func readBlocks(_ file: OpenFile, _ cache: BlockCache, _ version: ContentVersion,
+                            into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64,
+                            deadline: Double) throws(FTPError) -> Int
+    {
+        guard offset < version.size else { return 0 }
+        let end = min(offset + UInt64(buffer.count), version.size)
+        let blockSize = UInt64(cache.blockSize)
+
+        // Everything cached: no round trip at all.
+        var filled = 0
+        while offset + UInt64(filled) < end {
+            let position = offset + UInt64(filled)
+            let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<Int(end - offset)])
+            guard let count = cache.copy(version, block: position / blockSize, from: Int(position % blockSize),
+                                         into: destination), count > 0 else { break }
+            filled += count
+        }
+        if offset + UInt64(filled) == end { return filled }
+
+        // A reader the stream serves well: the stream's next bytes, a little ahead of them, or
+        // the start of the file.
+        let position = offset + UInt64(filled)
+        if let stream = file.stream, position >= stream.position,
+           position - stream.position <= configuration.readThroughWindow
+        {
+            return filled
+        }
+        if file.stream == nil && position == 0 || file.reorderBuffer.holds(position) {
+            return filled
+        }
+
+        // A seek: fetch whole blocks.
+        while offset + UInt64(filled) < end {
+            let position = offset + UInt64(filled)
+            let index = position / blockSize
+            let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<Int(end - offset)])
+            if let count = cache.copy(version, block: index, from: Int(position % blockSize), into: destination),
+               count > 0
+            {
+                filled += count
+                continue
+            }
+            let start = index * blockSize
+            if let stream = file.stream, stream.position != start { file.closeStream(pool: pool) }
+            let stream = try existingOrNewStream(file, at: start, deadline: deadline)
+            let block = UnsafeMutableRawBufferPointer.allocate(byteCount: cache.length(ofBlock: index, in: version),
+                                                               alignment: 16)
+            defer { block.deallocate() }
+            var got = 0
+            while got < block.count {
+                let count = try stream.transfer.read(into: UnsafeMutableRawBufferPointer(rebasing: block[got...]))
+                if count == 0 { break }
+                got += count
+                stream.position += UInt64(count)
+            }
+            let within = Int(position - start)
+            let count = min(max(0, got - within), destination.count)
+            if count > 0 {
+                destination.baseAddress!.copyMemory(from: block.baseAddress! + within, byteCount: count)
+            }
+            if got < block.count {
+                // The file is shorter than when it was opened: serve what there is, keep nothing.
+                file.reachedEnd(at: stream.position, pool: pool)
+                return filled + count
+            }
+            cache.store(version, block: index, bytes: Array(block))
+            filled += count
+        }
+        return filled
     }
 
     /// Called by the pool when every connection is taken: stops the least recently used read

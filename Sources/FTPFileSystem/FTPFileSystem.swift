@@ -1,3 +1,4 @@
+import BlockCache
 import FTPClient
 import FTPProtocol
 import FuseBridge
@@ -26,6 +27,11 @@ public struct FileSystemConfiguration: Sendable {
     /// Replace existing files by uploading to a temporary name and renaming it over them.
     public var atomicUpload: Bool
     public var verification: Verification
+    /// Blocks read at random places, kept for later reads (nil: none).
+    public var blockCache: BlockCache?
+    /// What names this server and login in the block cache's keys (a cache directory may be
+    /// shared by mounts of several servers), e.g. `ftp://alice@example.org:21`.
+    public var blockCacheScope = ""
 
     /// How an upload is checked once the server has it.
     public enum Verification: String, Sendable {
@@ -82,6 +88,10 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         self.logger = logger
         self.listings = ListingCache(timeout: configuration.directoryCacheTimeout)
         self.staging = StagingArea(directory: configuration.cacheDirectory)
+        pageCacheValidity.useBlockCache(configuration.blockCache, scope: configuration.blockCacheScope,
+                                        serverPath: { [root = configuration.rootPath] path in
+                                            path == "/" ? root : FTPPath.join(root, String(path.dropFirst()))
+                                        })
         self.links = LinkResolutions(timeout: configuration.directoryCacheTimeout)
         self.prefetcher = Self.makePrefetcher(pool: pool, listings: listings, configuration: configuration, logger: logger)
         pool.setStarvationHandler { [weak self] in
@@ -315,7 +325,19 @@ final class PageCacheValidity: @unchecked Sendable {
 
     func forget(_ path: String) {
         lock.withLock { _ = versions.removeValue(forKey: path) }
+        if let blockCache { blockCache.invalidate(path: blockCacheKey(path)) }
     }
+
+    /// The block cache holds content by path too: whatever makes the kernel's pages stale
+    /// (a write, a rename, a delete) makes its blocks stale. Call once, before any use.
+    func useBlockCache(_ cache: BlockCache?, scope: String, serverPath: @escaping @Sendable (String) -> String) {
+        blockCache = cache
+        blockCacheKey = { scope + serverPath($0) }
+    }
+
+    private(set) var blockCache: BlockCache?
+    /// The block cache's name for a mount path.
+    private(set) var blockCacheKey: @Sendable (String) -> String = { $0 }
 }
 
 /// What identifies a file's content without reading it.

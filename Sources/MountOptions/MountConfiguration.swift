@@ -95,9 +95,9 @@ public struct CacheOptions: Sendable, Hashable {
     /// `cache_dir`: keep cached blocks on disk here as well as in memory.
     public var directory: String?
     /// `cache_size`: the memory budget of the block cache, in bytes.
-    public var sizeInBytes = 64 * 1024 * 1024
-    /// `readahead`: how far a sequential read stream runs ahead of the reader, in bytes; nil lets
-    /// the reader decide.
+    public var sizeInBytes = 32 * 1024 * 1024
+    /// `readahead`: how far the kernel reads ahead of a sequential reader, in bytes; nil for the
+    /// default (1 MiB, the largest request).
     public var readaheadInBytes: Int?
 
     public init() {}

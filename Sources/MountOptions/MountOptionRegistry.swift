@@ -84,13 +84,13 @@ public enum MountOptionRegistry {
     private static let caching: [MountOptionDescriptor] = [
         .duration("dir_cache_timeout", allowsZero: true, .caching,
                   help: "seconds listings and attributes stay cached (30)") { $0.cache.directoryTimeout = $1 },
-        .string("cache_dir", placeholder: "PATH", .caching, help: "also keep cached blocks on disk in PATH") {
+        .string("cache_dir", placeholder: "PATH", .caching, help: "stage edited files in PATH, and keep cached blocks there (up to 1G) across mounts") {
             $0.cache.directory = $1
         },
-        .size("cache_size", .caching, help: "memory for cached blocks, K/M/G suffixes (64M)") {
+        .size("cache_size", .caching, help: "memory for blocks read at random places, K/M/G suffixes; 0 = none (32M)") {
             $0.cache.sizeInBytes = $1
         },
-        .size("readahead", .caching, help: "how far sequential reads run ahead (auto)") {
+        .size("readahead", .caching, help: "how far the kernel reads ahead of a sequential reader; raising it above 128K needs root (1M)") {
             $0.cache.readaheadInBytes = $1
         },
     ]

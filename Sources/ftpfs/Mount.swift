@@ -1,3 +1,4 @@
+import BlockCache
 import FTPClient
 import FTPFileSystem
 import FuseBridge
@@ -83,14 +84,20 @@ struct Mount {
             throw Failures.connection(error, server: url.redacted)
         }
         let root = url.mountRoot(loginDirectory: pool.homeDirectory)
-        let fileSystem = FTPFileSystem(
-            pool: pool,
-            configuration: FileSystemConfiguration(
-                rootPath: root, directoryCacheTimeout: configuration.cache.directoryTimeout.seconds,
-                readOnly: configuration.fuse.readOnly, cacheDirectory: configuration.cache.directory,
-                atomicUpload: configuration.uploads.atomic,
-                verification: FileSystemConfiguration.Verification(rawValue: configuration.uploads.verification.rawValue) ?? .auto),
-            logger: logger)
+        var fileSystemConfiguration = FileSystemConfiguration(
+            rootPath: root, directoryCacheTimeout: configuration.cache.directoryTimeout.seconds,
+            readOnly: configuration.fuse.readOnly, cacheDirectory: configuration.cache.directory,
+            atomicUpload: configuration.uploads.atomic,
+            verification: FileSystemConfiguration.Verification(rawValue: configuration.uploads.verification.rawValue) ?? .auto)
+        do throws(BlockCacheError) {
+            fileSystemConfiguration.blockCache = try BlockCache(memoryBudget: configuration.cache.sizeInBytes,
+                                                                directory: configuration.cache.directory)
+        } catch {
+            pool.shutdown()
+            throw Preflight.Failure(status: .cacheDirectory, message: "\(error) (choose another with -o cache_dir=)")
+        }
+        fileSystemConfiguration.blockCacheScope = "\(url.scheme)://\(url.user ?? "anonymous")@\(url.host):\(url.port)"
+        let fileSystem = FTPFileSystem(pool: pool, configuration: fileSystemConfiguration, logger: logger)
         do {
             try fileSystem.prepareLocalStorage()
         } catch {
@@ -112,7 +119,8 @@ struct Mount {
         let settings = FuseSettings(
             directIO: initConfig.directIO, useInodeNumbers: initConfig.useIno,
             readdirInodeNumbers: initConfig.readdirIno,
-            interruptSignal: initConfig.interrupt ? (initConfig.interruptSignal ?? SIGUSR1) : nil)
+            interruptSignal: initConfig.interrupt ? (initConfig.interruptSignal ?? SIGUSR1) : nil,
+            kernelReadAhead: UInt32(clamping: configuration.cache.readaheadInBytes ?? (1 << 20)))
         let fuse: FuseMount
         do {
             fuse = try FuseMount(fileSystem: fileSystem, commandLine: commandLine, settings: settings)

@@ -7,6 +7,3 @@
 // the kernel can. Never waits for room in the pipe (SPLICE_F_NONBLOCK): a full pipe gives -1 with
 // errno EAGAIN. Waiting for the socket follows its SO_RCVTIMEO, as recv does.
 ssize_t clinux_splice_socket_to_pipe(int socket, int pipe_write_end, size_t count);
-
-// Bytes waiting to be read from a socket or pipe (FIONREAD), or -1.
-int clinux_readable_bytes(int descriptor);
