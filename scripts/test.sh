@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, builds the Debian package (FTPFS_DEB), and runs every test suite.
+# Installs dependencies, builds, builds the Debian package (FTPFS_DEB), runs every test suite,
+# then a smoke run of the benchmark (scripts/bench.sh --quick).
 #   scripts/test.sh [swift test arguments...]     e.g. --filter MountTests
 # In CI (CI=true) missing prerequisites make tests fail instead of skipping.
 # FTPFS_TEST_KEEP=1 keeps the tests' temporary files under /tmp/ftpfs-tests.
@@ -33,4 +34,12 @@ export FTPFS_DEB
 
 current="swift test"; step "$current"
 swift test "$@"
+
+# A smoke run of the benchmark with tiny sizes (about 20 s): every workload must run and check
+# out against the server; its figures are not judged here. Skipped when only some tests were
+# asked for.
+if (( $# == 0 )); then
+    current="scripts/bench.sh --quick"; step "$current"
+    scripts/bench.sh --quick --ftpfs "$(swift build --show-bin-path)/ftpfs"
+fi
 current=""
