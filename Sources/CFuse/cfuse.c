@@ -108,14 +108,36 @@ static struct reply_pipe *reply_pipe_current(int create) {
     return pipe_;
 }
 
+static size_t round_up_to_power_of_two(size_t value) {
+    size_t result = 1;
+    while (result < value) {
+        result <<= 1;
+    }
+    return result;
+}
+
 int cfuse_thread_reply_pipe(size_t capacity, int *read_end, int *write_end) {
     struct reply_pipe *pipe_ = reply_pipe_current(1);
     if (pipe_ == NULL) {
         return -1;
     }
     if (pipe_->capacity < capacity) {
+        // libfuse splices a reply from this pipe into a pipe of its own sized for the reply's
+        // pages plus a few (its header among them), rounded up to a power of two as the kernel
+        // does. A pipe holds a number of buffers, not bytes, and network data comes in
+        // fragments: if ours could hold as many buffers as libfuse's, the reply might not fit,
+        // and at its first EAGAIN libfuse stops splicing for the rest of the mount. So ours
+        // stays smaller than the smallest pipe libfuse uses for a reply it must grow ours for.
+        long page = sysconf(_SC_PAGESIZE);
+        size_t pages = (capacity + (size_t)page - 1) / (size_t)page;
+        size_t ours = round_up_to_power_of_two(pages);
+        size_t reply_header = 16;  // struct fuse_out_header
+        size_t theirs = round_up_to_power_of_two((capacity + reply_header + (size_t)page - 1) / (size_t)page + 3);
+        if (ours >= theirs) {
+            return -1;
+        }
         // Beyond /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE: then the caller copies.
-        int size = fcntl(pipe_->fds[1], F_SETPIPE_SZ, (int)capacity);
+        int size = fcntl(pipe_->fds[1], F_SETPIPE_SZ, (int)(ours * (size_t)page));
         if (size < 0) {
             return -1;
         }

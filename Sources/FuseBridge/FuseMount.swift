@@ -114,6 +114,8 @@ public final class FuseMount {
             config.pointee.intr_signal = signal
         }
         cfuse_conn_request_large_io(connection, settings.maximumRequestSize)
+        // libfuse refuses to start unless init names the max_read the mount was given.
+        if let maximumRead = settings.maximumRead { connection.pointee.max_read = maximumRead }
         connection.pointee.max_readahead = max(settings.maximumRequestSize, settings.kernelReadAhead)
         cfuse_conn_want_splice_write(connection)
         // Options the user gave (max_readahead=, sync_read, ...) win over our defaults.
@@ -132,11 +134,15 @@ public struct FuseSettings: Sendable {
     public var interruptSignal: Int32?
     /// How far ahead the kernel reads for a sequential reader, in bytes (see `KernelReadAhead`).
     public var kernelReadAhead: UInt32
+    /// The `max_read` mount option, when given.
+    public var maximumRead: UInt32?
 
     public init(maximumRequestSize: UInt32 = 1 << 20, directIO: Bool = false, useInodeNumbers: Bool = false,
-                readdirInodeNumbers: Bool = false, interruptSignal: Int32? = nil, kernelReadAhead: UInt32 = 1 << 20)
+                readdirInodeNumbers: Bool = false, interruptSignal: Int32? = nil, kernelReadAhead: UInt32 = 1 << 20,
+                maximumRead: UInt32? = nil)
     {
         self.kernelReadAhead = kernelReadAhead
+        self.maximumRead = maximumRead
         self.maximumRequestSize = maximumRequestSize
         self.directIO = directIO
         self.useInodeNumbers = useInodeNumbers

@@ -35,11 +35,7 @@ enum FuseOperationTable {
         var readEnd: Int32 = -1
         var writeEnd: Int32 = -1
         var piped = 0
-        // Twice the request where allowed: a pipe holds a number of fragments, not of bytes, and
-        // the network's fragments are not always whole pages.
-        if size >= smallestSplicedRead,
-           cfuse_thread_reply_pipe(2 * size, &readEnd, &writeEnd) == 0 || cfuse_thread_reply_pipe(size, &readEnd, &writeEnd) == 0
-        {
+        if size >= smallestSplicedRead, cfuse_thread_reply_pipe(size, &readEnd, &writeEnd) == 0 {
             cfuse_thread_reply_pipe_discard()  // what a reply libfuse could not send left behind
             do {
                 piped = try fileSystem.spliceRead(path, handle: handle, size: size, offset: offset, into: writeEnd) ?? 0

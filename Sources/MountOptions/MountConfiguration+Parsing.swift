@@ -107,8 +107,19 @@ extension MountConfiguration {
     public func defaultFuseOptions(for url: ServerURL) -> [String] {
         (fuse.filesystemName == nil ? ["fsname=" + url.withoutPassword] : [])
             + (fuse.subtype == nil ? ["subtype=ftpfs"] : [])
+            + (fuseOptions.contains { $0.name == "max_read" } ? [] : ["max_read=\(Self.defaultMaximumRead)"])
             + (fuse.negativeTimeout == nil
                 ? ["negative_timeout=" + (fuseOptions.last { $0.name == "entry_timeout" }?.value ?? "1")] : [])
+    }
+
+    /// The largest read request the kernel sends. Replies up to 512 KiB fit, with libfuse's
+    /// header, in a pipe of 1 MiB (Linux's limit without CAP_SYS_RESOURCE), so libfuse can
+    /// splice them to the kernel; a 1 MiB reply needs a larger pipe and is copied instead.
+    public static let defaultMaximumRead = 512 * 1024
+
+    /// `max_read`: what the user gave, else the default; libfuse needs it again at init.
+    public var maximumRead: Int {
+        fuseOptions.last { $0.name == "max_read" }.flatMap { Int($0.value ?? "") } ?? Self.defaultMaximumRead
     }
 
     /// fuse_opt.c splits `-o` at commas and treats a backslash as escaping the next character.

@@ -120,7 +120,8 @@ struct Mount {
             directIO: initConfig.directIO, useInodeNumbers: initConfig.useIno,
             readdirInodeNumbers: initConfig.readdirIno,
             interruptSignal: initConfig.interrupt ? (initConfig.interruptSignal ?? SIGUSR1) : nil,
-            kernelReadAhead: UInt32(clamping: configuration.cache.readaheadInBytes ?? (1 << 20)))
+            kernelReadAhead: UInt32(clamping: configuration.cache.readaheadInBytes ?? (1 << 20)),
+            maximumRead: UInt32(clamping: configuration.maximumRead))
         let fuse: FuseMount
         do {
             fuse = try FuseMount(fileSystem: fileSystem, commandLine: commandLine, settings: settings)

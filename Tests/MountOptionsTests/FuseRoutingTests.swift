@@ -92,19 +92,22 @@ import Testing
     @Test func defaultsNameTheMountAfterTheURL() throws {
         let url = try ServerURL(parsing: "ftp://alice:pw@h/a,b")
         let plain = try MountConfiguration(parsing: ["ro"])
-        #expect(plain.defaultFuseOptions(for: url) == ["fsname=ftp://alice@h/a,b", "subtype=ftpfs", "negative_timeout=1"])
+        #expect(plain.defaultFuseOptions(for: url)
+            == ["fsname=ftp://alice@h/a,b", "subtype=ftpfs", "max_read=524288", "negative_timeout=1"])
         #expect(plain.fuseCommandLine(programName: "ftpfs", extraOptions: plain.defaultFuseOptions(for: url)) == [
-            "ftpfs", "-o", #"ro,fsname=ftp://alice@h/a\,b,subtype=ftpfs,negative_timeout=1"#,
+            "ftpfs", "-o", #"ro,fsname=ftp://alice@h/a\,b,subtype=ftpfs,max_read=524288,negative_timeout=1"#,
         ])
-        let named = try MountConfiguration(parsing: ["fsname=mine,subtype=x,negative_timeout=0"])
+        #expect(plain.maximumRead == 524_288)
+        let named = try MountConfiguration(parsing: ["fsname=mine,subtype=x,negative_timeout=0,max_read=131072"])
         #expect(named.defaultFuseOptions(for: url).isEmpty)
+        #expect(named.maximumRead == 131_072)
     }
 
     @Test func missingNamesAreCachedAsLongAsNamesFound() throws {
         let url = try ServerURL(parsing: "ftp://h/")
-        let longer = try MountConfiguration(parsing: ["entry_timeout=2.5,fsname=x,subtype=y"])
+        let longer = try MountConfiguration(parsing: ["entry_timeout=2.5,fsname=x,subtype=y,max_read=65536"])
         #expect(longer.defaultFuseOptions(for: url) == ["negative_timeout=2.5"])
-        let given = try MountConfiguration(parsing: ["entry_timeout=2.5,negative_timeout=0,fsname=x,subtype=y"])
+        let given = try MountConfiguration(parsing: ["entry_timeout=2.5,negative_timeout=0,fsname=x,subtype=y,max_read=65536"])
         #expect(given.defaultFuseOptions(for: url).isEmpty)
     }
 

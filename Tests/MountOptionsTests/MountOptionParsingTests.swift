@@ -14,7 +14,7 @@ import Testing
         #expect(configuration.connection.encoding == nil)
         #expect(configuration.tls.security == nil)
         #expect(configuration.cache.directoryTimeout == .seconds(30))
-        #expect(configuration.cache.sizeInBytes == 64 << 20)
+        #expect(configuration.cache.sizeInBytes == 32 << 20)
         #expect(configuration.cache.readaheadInBytes == nil)
         #expect(configuration.uploads.atomic)
         #expect(configuration.uploads.verification == .auto)

@@ -47,9 +47,10 @@ static const long cfuse_utime_omit = UTIME_OMIT;
 // where the kernel offers it; a user's no_splice_write still wins (options are applied after).
 void cfuse_conn_want_splice_write(struct fuse_conn_info *conn);
 
-// This thread's reply pipe, at least `capacity` bytes, created on first use and closed when the
-// thread ends; left empty by the previous reply. Returns 0 and the two ends, or -1 when the pipe
-// cannot be made that large (the caller copies instead).
+// This thread's reply pipe, room for at least `capacity` bytes, created on first use and closed
+// when the thread ends. Returns 0 and the two ends, or -1 when the caller should copy instead:
+// the pipe cannot be made that large, or it could then hold as many buffers as the pipe libfuse
+// splices the reply through (see cfuse.c).
 int cfuse_thread_reply_pipe(size_t capacity, int *read_end, int *write_end);
 
 // Throws away whatever a failed reply left in this thread's pipe.
