@@ -54,11 +54,11 @@ final class DirectoryPrefetcher<Session>: @unchecked Sendable {
 
     /// A directory was read (readdir) and gave `listing`. Returns at once.
     func directoryRead(_ path: String, listing: CachedListing) {
-        let subdirectories = Self.subdirectories(of: path, in: listing)
         let cache = self.cache
         lock.withLock {
             guard !isShutDown else { return }
-            let walking = policy.directoryRead(path, subdirectories: subdirectories, siblings: {
+            let walking = policy.directoryRead(path, subdirectories: { Self.subdirectories(of: path, in: listing) },
+                                               siblings: {
                 let parent = FTPPath.parent(path)
                 return cache.cachedListing(of: parent).map { Self.subdirectories(of: parent, in: $0) }
             }, now: MonotonicClock.now)

@@ -5,14 +5,17 @@ import Logging
 /// Listing ahead of directory walks (see `WalkPrefetchPolicy` and `DirectoryPrefetcher`).
 extension FTPFileSystem {
     /// The prefetcher for a pool and cache: up to one connection fewer than the pool may open
-    /// list ahead, so one is always left to what the user asks. None with a single connection,
-    /// or when listings are not cached (`dir_cache_timeout=0`): a listing made ahead would be
-    /// stale before it is read.
+    /// list ahead, so one is always left to what the user asks. None with a single connection;
+    /// when listings are not cached (`dir_cache_timeout=0`), as a listing made ahead would be
+    /// stale before it is read; and in active mode, where every listing has the server connect
+    /// back to us: firewalls and NAT make that fragile enough one at a time, and some servers
+    /// stall when several sessions do it at once (pyftpdlib 1.5 leaves some of them hanging).
     static func makePrefetcher(pool: ConnectionPool, listings: ListingCache, configuration: FileSystemConfiguration,
                                logger: Logger) -> DirectoryPrefetcher<FTPSession>?
     {
         let concurrency = pool.maxConnections - 1
         guard concurrency > 0, configuration.directoryCacheTimeout > 0 else { return nil }
+        if case .active = pool.configuration.dataConnectionMode { return nil }
         let root = configuration.rootPath
         let limits = WalkPrefetchPolicy.Limits(maxConcurrent: concurrency,
                                                aheadLifetime: configuration.directoryCacheTimeout)

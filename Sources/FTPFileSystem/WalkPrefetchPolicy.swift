@@ -83,11 +83,12 @@ struct WalkPrefetchPolicy {
         running.count < limits.maxConcurrent && ahead.count < limits.maxAhead && aheadEntries < limits.maxAheadEntries
     }
 
-    /// A directory was read by readdir. `subdirectories` are its subdirectories' paths; `siblings`
-    /// gives those of its parent, when that listing is at hand. Returns whether this read was a
-    /// step of a walk (and so may have offered new candidates).
+    /// A directory was read by readdir. `subdirectories` gives its subdirectories' paths;
+    /// `siblings` those of its parent, when that listing is at hand (both asked for only at a
+    /// step of a walk). Returns whether this read was a step of a walk (and so may have offered
+    /// new candidates).
     @discardableResult
-    mutating func directoryRead(_ path: String, subdirectories: [String], siblings: () -> [String]?,
+    mutating func directoryRead(_ path: String, subdirectories: () -> [String], siblings: () -> [String]?,
                                 now: Double) -> Bool
     {
         expire(now: now)
@@ -102,7 +103,7 @@ struct WalkPrefetchPolicy {
         {
             push(Source(parent: parent, children: siblings))
         }
-        push(Source(parent: path, children: subdirectories))
+        push(Source(parent: path, children: subdirectories()))
         return true
     }
 
