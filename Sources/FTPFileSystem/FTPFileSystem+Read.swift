@@ -22,8 +22,10 @@ extension FTPFileSystem {
         guard offset >= 0 else { throw .invalidArgument }
         file.touch()
         let arrival = MonotonicClock.now
+        file.arrive(at: UInt64(offset))
         file.lock.lock()
         defer {
+            file.depart(from: UInt64(offset))
             file.lock.broadcast()  // reads waiting for this one (waitForEarlierReads)
             file.lock.unlock()
         }
@@ -58,6 +60,7 @@ extension FTPFileSystem {
 
         var filled = 0
         let deadline = pool.deadline()
+        waitForEarlierReads(file, before: UInt64(offset))
         if let cached = cachedVersion(of: file) {
             do {
                 filled = try readBlocks(file, cached.cache, cached.version, into: buffer, at: UInt64(offset),
@@ -117,8 +120,10 @@ extension FTPFileSystem {
         guard offset >= 0 else { throw .invalidArgument }
         file.touch()
         let arrival = MonotonicClock.now
+        file.arrive(at: UInt64(offset))
         file.lock.lock()
         defer {
+            file.depart(from: UInt64(offset))
             file.lock.broadcast()
             file.lock.unlock()
         }
@@ -168,13 +173,13 @@ extension FTPFileSystem {
     }
 
     /// The kernel's read-ahead sends several requests of one file at once, and they reach us in
-    /// any order: a request just ahead of the stream waits briefly for the earlier ones, which
-    /// are already on their way, rather than reading through their bytes into the reorder buffer.
-    /// Call with the file locked.
+    /// any order: a request just ahead of one that arrived before it and is still under way
+    /// waits briefly for it, rather than taking it for a seek or reading through its bytes into
+    /// the reorder buffer. Call with the file locked.
     private func waitForEarlierReads(_ file: OpenFile, before position: UInt64) {
         let deadline = MonotonicClock.now + Self.earlierReadsWait
-        while let stream = file.stream, stream.position < position,
-              position - stream.position <= configuration.readThroughWindow
+        while file.stream?.position != position,
+              file.hasEarlierArrival(before: position, within: configuration.readThroughWindow)
         {
             let remaining = deadline - MonotonicClock.now
             if remaining <= 0 { return }

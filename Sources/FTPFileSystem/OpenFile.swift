@@ -102,6 +102,27 @@ final class OpenFile: @unchecked Sendable {
 
     func touch() { lastUse = MonotonicClock.now }
 
+    /// Offsets of the reads that have arrived and not finished (with how many at each), noted
+    /// before they wait for `lock`: a read can tell that an earlier one is on its way.
+    private let arrivalsLock = ConditionLock()
+    private var arrivals: [UInt64: Int] = [:]
+
+    func arrive(at offset: UInt64) {
+        arrivalsLock.withLock { arrivals[offset, default: 0] += 1 }
+    }
+
+    func depart(from offset: UInt64) {
+        arrivalsLock.withLock {
+            if let count = arrivals[offset], count > 1 { arrivals[offset] = count - 1 } else { arrivals[offset] = nil }
+        }
+    }
+
+    /// Whether a read that has arrived and not finished starts before `position`, no further
+    /// than `window` before it.
+    func hasEarlierArrival(before position: UInt64, within window: UInt64) -> Bool {
+        arrivalsLock.withLock { arrivals.keys.contains { $0 < position && position - $0 <= window } }
+    }
+
     /// The last read that failed, and when (guarded by `lock`).
     private var lastFailure: (time: Double, errno: Errno)?
 
