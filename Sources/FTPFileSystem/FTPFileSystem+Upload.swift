@@ -43,29 +43,35 @@ extension FTPFileSystem {
         }
     }
 
-    /// Sends bytes on the writer's stream. A dropped connection is resumed (see
-    /// `resumeAfterLoss`); any other failure loses what was streamed: the writer keeps the error
-    /// for every later flush, and the partial upload is removed.
+    /// Gives bytes to the writer's stream: they are copied into its pipeline, which sends them
+    /// while the program goes on writing (waiting only while the pipeline is full). A send that
+    /// failed, now or since the last write, is dealt with here: a dropped connection is resumed
+    /// (see `resumeAfterLoss`); any other failure loses what was streamed: the writer keeps the
+    /// error for every later flush, and the partial upload is removed.
     func send(_ bytes: UnsafeRawBufferPointer, on stream: UploadStream, of writer: FileWriter) throws(Errno) {
+        var done = 0
         while true {
-            do {
-                try stream.transfer.write(bytes)
-                break
-            } catch {
+            let accepted = stream.pipeline.accept(UnsafeRawBufferPointer(rebasing: bytes[done...]))
+            if accepted > 0 {
+                let part = UnsafeRawBufferPointer(rebasing: bytes[done..<(done + accepted)])
+                stream.digest?.update(part)
+                stream.position += UInt64(accepted)
+                done += accepted
+            }
+            if let error = stream.pipeline.failure {
                 if resumeAfterLoss(stream, of: writer, error: error) { continue }
                 throw fail(stream, of: writer, error)
             }
+            if done == bytes.count { return }
         }
-        stream.digest?.update(bytes)
-        stream.position += UInt64(bytes.count)
-        stream.tail.append(bytes, endingAt: stream.position)
-        stream.lastProgress = MonotonicClock.now
     }
 
-    /// Ends the stream's transfer and reads the server's verdict, resuming after a drop.
+    /// Waits until the pipeline sent everything, ends the stream's transfer and reads the
+    /// server's verdict, resuming after a drop.
     func finish(_ stream: UploadStream, of writer: FileWriter) throws(Errno) {
         while true {
             do {
+                try stream.pipeline.drain()
                 try stream.transfer.finish()
                 pool.checkin(stream.transfer.session)
                 return
@@ -78,7 +84,9 @@ extension FTPFileSystem {
 
     /// A stream failed for good: the partial upload is removed and the error kept.
     private func fail(_ stream: UploadStream, of writer: FileWriter, _ error: FTPError) -> Errno {
+        stream.pipeline.cancel()
         let code = mapped(error, .write)
+        stream.transfer.abort()
         pool.checkin(stream.transfer.session)
         abandon(stream.target, isTemporary: stream.isTemporary, of: writer)
         writer.state = .idle
@@ -88,14 +96,17 @@ extension FTPFileSystem {
     }
 
     /// After a streaming upload lost its connection (the server dropped it, restarted, or the
-    /// network broke): asks a new connection how much of the file arrived (SIZE), sends what is
-    /// missing again from the kept tail with APPE, and lets the stream go on there. Returns false
-    /// when that cannot be done: another kind of error, no progress for `timeout` seconds, or
-    /// more missing than the tail holds. The upload is never left silently short.
+    /// network broke): asks a new connection how much of the file arrived (SIZE), and lets the
+    /// pipeline send everything from there again with APPE (what was written and not yet sent,
+    /// and what was sent but did not arrive, which the pipeline keeps). Returns false when that
+    /// cannot be done: another kind of error, no progress for `timeout` seconds, or more missing
+    /// than the pipeline holds. The upload is never left silently short.
     private func resumeAfterLoss(_ stream: UploadStream, of writer: FileWriter, error: FTPError) -> Bool {
         guard error.isConnectionLost else { return false }
+        stream.pipeline.cancel()  // no sender runs (a failed one has stopped already)
+        stream.transfer.abort()
         pool.checkin(stream.transfer.session)
-        let deadline = stream.lastProgress + pool.configuration.timeout
+        let deadline = stream.pipeline.lastProgress + pool.configuration.timeout
         var backoff = 0.05
         while MonotonicClock.now < deadline {
             let session: FTPSession
@@ -114,20 +125,18 @@ extension FTPFileSystem {
                 } catch where error.replyCode == .fileUnavailable {
                     received = 0  // nothing arrived at all
                 }
-                guard let missing = stream.tail.bytes(from: received, to: stream.position) else {
+                guard stream.pipeline.heldFrom(received) else {
                     pool.checkin(session)
                     logger.error("upload of \(writer.path) cannot resume: the server has \(received) of \(stream.position) bytes, more is missing than ftpfs kept")
                     return false
                 }
                 let transfer = try session.append(stream.target)
-                let sent: Result<Void, FTPError> = missing.withUnsafeBytes { raw in
-                    Result { () throws(FTPError) in try transfer.write(raw) }
-                }
-                try sent.get()
                 // The session stays borrowed by the stream until it finishes.
                 stream.transfer = transfer
-                stream.lastProgress = MonotonicClock.now
-                logger.notice("upload of \(writer.path) resumed at byte \(received) after: \(error)")
+                guard stream.pipeline.restart(from: received, on: transfer) else {
+                    preconditionFailure("the pipeline dropped bytes it said it held")
+                }
+                logger.notice("upload of \(writer.path) resumed at byte \(received) (\(stream.position - received) bytes to send again) after: \(error)")
                 return true
             } catch {
                 pool.checkin(session)
@@ -467,6 +476,7 @@ extension FTPFileSystem {
     func discardPending(_ writer: FileWriter) {
         switch writer.state {
         case .streaming(let stream):
+            stream.pipeline.cancel()
             stream.transfer.abort()
             pool.checkin(stream.transfer.session)
             abandon(stream.target, isTemporary: stream.isTemporary, of: writer)

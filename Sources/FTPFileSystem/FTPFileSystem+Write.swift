@@ -36,7 +36,7 @@ extension FTPFileSystem {
             OpenFile(handle: handle, path: path, serverPath: serverPath(path), attributes: writer.attributes,
                      reorderBufferSize: configuration.reorderBufferSize, writer: writer)
         }
-        return OpenedFile(handle: file.handle)
+        return OpenedFile(handle: file.handle, directIO: Self.bypassesPageCache(flags))
     }
 
     public func open(_ path: String, flags: Int32) throws(Errno) -> OpenedFile {
@@ -77,7 +77,15 @@ extension FTPFileSystem {
             && pageCacheValidity.openAndCheck(path, version: FileVersion(size: attributes.size,
                                                                          modified: attributes.modified))
         if writes { pageCacheValidity.forget(path) }
-        return OpenedFile(handle: file.handle, keepCache: keep)
+        return OpenedFile(handle: file.handle, keepCache: keep, directIO: Self.bypassesPageCache(flags))
+    }
+
+    /// Write-only handles skip the kernel's page cache: their writes reach `write` straight from
+    /// the program's buffer instead of being copied into cache pages first (which costs as much
+    /// as the upload itself and fills memory with pages nobody reads). Nothing is lost: a
+    /// write-only handle cannot be read or mapped, and the writer's data is uploaded anyway.
+    static func bypassesPageCache(_ flags: Int32) -> Bool {
+        flags & O_ACCMODE == O_WRONLY
     }
 
     public func write(_ path: String, handle: UInt64, bytes: UnsafeRawBufferPointer,

@@ -9,7 +9,8 @@ import ThreadSupport
 ///
 /// The bytes live in one of three places:
 /// - `streaming`: an open STOR (a new or truncated file written from 0 upward) or APPE (writes
-///   at the end of an existing file) takes each write as it comes; nothing is copied locally.
+///   at the end of an existing file) takes each write as it comes, through a bounded
+///   `UploadPipeline` in memory (a few MiB, whatever the file's size); nothing goes to disk.
 /// - `suspended`: such an upload was finished early (its connection was needed elsewhere, or
 ///   the data had to be read back) and continues with APPE from where it stopped.
 /// - `staged`: a local copy (random writes, O_RDWR edits, truncate to N), uploaded on flush.
@@ -17,7 +18,8 @@ import ThreadSupport
 /// empty (a created or truncated file not yet written).
 ///
 /// Lock order: a reading `OpenFile`'s lock may be held when taking `lock`; `lock` is held
-/// across the FTP I/O of commits, and the pool's lock may be taken under it.
+/// across the FTP I/O of commits, and the pool's lock and the stream's `UploadPipeline` lock
+/// may be taken under it (the pipeline's sender thread takes only the pipeline's lock).
 final class FileWriter: @unchecked Sendable {
     enum State {
         case idle
@@ -101,16 +103,17 @@ final class FileWriter: @unchecked Sendable {
 
 /// An upload in progress.
 final class UploadStream {
-    /// The transfer (replaced when the upload resumes on a new connection).
+    /// The transfer (replaced when the upload resumes on a new connection). While the
+    /// pipeline's sender runs, only the sender writes to it; see `UploadPipeline`.
     var transfer: DataTransfer
-    /// The last bytes sent, to send again when a dropped connection lost them.
-    let tail = SentTail(capacity: 8 << 20)
-    /// When bytes last went out (resuming is worth it while this is recent).
-    var lastProgress = MonotonicClock.now
+    /// The bytes written and not yet sent, and the last ones sent (to send again when a dropped
+    /// connection lost them).
+    let pipeline: UploadPipeline
     /// Where the bytes go: the final path, or a temporary name beside it.
     let target: String
     let isTemporary: Bool
-    /// The file offset of the next byte.
+    /// The file offset of the next byte the writers give (bytes before it may still be in the
+    /// pipeline: they are the server's only once the transfer finishes).
     var position: UInt64
     /// A digest of the whole file so far, when the upload started at offset 0 and the server
     /// can hash files for comparison.
@@ -118,6 +121,7 @@ final class UploadStream {
 
     init(transfer: DataTransfer, target: String, isTemporary: Bool, position: UInt64, digest: ContentDigest?) {
         self.transfer = transfer
+        self.pipeline = UploadPipeline(startingAt: position, sink: transfer)
         self.target = target
         self.isTemporary = isTemporary
         self.position = position
@@ -187,43 +191,5 @@ final class WriterTable: @unchecked Sendable {
 
     func all() -> [FileWriter] {
         lock.withLock { Array(writers.values) }
-    }
-}
-
-/// The most recent bytes of an upload, by file offset: what may still be in the kernel's and the
-/// server's buffers when a connection drops, and must be sent again after it resumes.
-final class SentTail {
-    let capacity: Int
-    private var storage: [UInt8] = []
-    /// The file offset just past the newest byte held.
-    private var end: UInt64 = 0
-    private var count = 0
-
-    init(capacity: Int) {
-        self.capacity = capacity
-    }
-
-    /// Records bytes that end at file offset `offset`.
-    func append(_ bytes: UnsafeRawBufferPointer, endingAt offset: UInt64) {
-        if storage.isEmpty { storage = [UInt8](repeating: 0, count: capacity) }
-        if offset - UInt64(bytes.count) != end { count = 0 }  // not contiguous: start afresh
-        var source = bytes
-        if source.count > capacity { source = UnsafeRawBufferPointer(rebasing: source[(source.count - capacity)...]) }
-        let start = Int((offset - UInt64(source.count)) % UInt64(capacity))
-        let first = min(source.count, capacity - start)
-        storage.withUnsafeMutableBytes { ring in
-            ring.baseAddress!.advanced(by: start).copyMemory(from: source.baseAddress!, byteCount: first)
-            if first < source.count {
-                ring.baseAddress!.copyMemory(from: source.baseAddress! + first, byteCount: source.count - first)
-            }
-        }
-        end = offset
-        count = min(capacity, count + source.count)
-    }
-
-    /// The bytes from file offset `start` to `stop`, when they are still held.
-    func bytes(from start: UInt64, to stop: UInt64) -> [UInt8]? {
-        guard start <= stop, stop == end, end - start <= UInt64(count) else { return nil }
-        return (start..<stop).map { storage[Int($0 % UInt64(capacity))] }
     }
 }

@@ -329,6 +329,73 @@ struct WriteQuirkMountTests {
         }
     }
 
+    /// Writes `mebibytes` MiB of random data to `path` with one write(2) per MiB, then closes it;
+    /// prints "ok" or the errno of the first call that failed, as "write N: ERRNO" or "close: ERRNO".
+    func writeAndClose(_ path: String, mebibytes: Int) throws -> String {
+        let result = try Shell.run(["/usr/bin/python3", "-c", """
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            for i in range(int(sys.argv[2])):
+                try:
+                    os.write(fd, os.urandom(1 << 20))
+                except OSError as error:
+                    print("write %d: %d" % (i, error.errno))
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                    sys.exit(0)
+            try:
+                os.close(fd)
+            except OSError as error:
+                print("close: %d" % error.errno)
+                sys.exit(0)
+            print("ok")
+            """, path, String(mebibytes)], timeout: .seconds(120)).check()
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func aQuotaReachedInTheMiddleOfAStreamedUploadFailsWithENOSPC() throws {
+        try withQuirkyServer(["stor-quota=3000000"]) { server, mount in
+            // Writes return before their bytes reach the server: the refusal comes from a
+            // later write or from close, never nowhere.
+            let outcome = try writeAndClose(mount.path("big.bin"), mebibytes: 24)
+            #expect(outcome.hasPrefix("write ") || outcome.hasPrefix("close"), "\(outcome)")
+            #expect(outcome.hasSuffix(": \(ENOSPC)"), "\(outcome)")
+            #expect(!FileManager.default.fileExists(atPath: server.path("big.bin")))
+            #expect(try leftovers(in: server.root).isEmpty)
+            #expect(server.log().contains("cutting the upload at the quota"))
+            // The mount goes on working.
+            try Shell.run(["bash", "-c", "echo small > \(Shell.quote(mount.path("small.txt")))"], timeout: .seconds(30)).check()
+            #expect(try String(contentsOfFile: server.path("small.txt"), encoding: .utf8) == "small\n")
+        }
+    }
+
+    @Test func aRefusalAfterTheLastByteIsReportedByClose() throws {
+        try withQuirkyServer(["stor-552-at-end"]) { server, mount in
+            // Every write is taken; only the server's final reply says the upload is lost.
+            let created = try writeAndClose(mount.path("new.bin"), mebibytes: 6)
+            #expect(created == "close: \(ENOSPC)")
+            #expect(!FileManager.default.fileExists(atPath: server.path("new.bin")))
+            let replaced = try writeAndClose(mount.path("existing.txt"), mebibytes: 2)
+            #expect(replaced == "close: \(ENOSPC)")
+            #expect(try String(contentsOfFile: server.path("existing.txt"), encoding: .utf8) == "old content\n")
+            #expect(try leftovers(in: server.root).isEmpty)
+        }
+    }
+
+    @Test func anUploadWhoseDataConnectionIsCutResumesAndArrivesWhole() throws {
+        try withQuirkyServer(["drop-upload-once=5000000"]) { server, mount in
+            let source = try TestDirectory.make("cut-source")
+            defer { TestDirectory.cleanUp(source) }
+            try TestDataSet.writeRandomFile(at: source + "/file.bin", size: 40 << 20)
+            try Shell.run(["cp", source + "/file.bin", mount.path("file.bin")], timeout: .seconds(120)).check()
+            #expect(try TestDataSet.sha256(ofFile: server.path("file.bin")) == TestDataSet.sha256(ofFile: source + "/file.bin"))
+            #expect(server.log().contains("cutting the upload's data connection"))
+            #expect(mount.stderr.contains("resumed"), "the cut should have been resumed:\n\(mount.stderr.suffix(2000))")
+        }
+    }
+
     @Test func uploadsAreVerifiedWithHASH() throws {
         try withQuirkyServer(["hash"]) { server, mount in
             let source = try TestDirectory.make("hash-source")

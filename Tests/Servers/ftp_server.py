@@ -488,6 +488,73 @@ def _abort_extra_reply(setup, value):
     _dtp_handler_with(setup, AbortExtraReplyDTPMixin)
 
 
+class StorQuotaDTPMixin:
+    """An upload that makes its file reach `stor_quota` bytes is cut off there: the data
+    connection is closed and the client told '552 Disk quota exceeded', as ProFTPD's
+    mod_quotatab does mid-transfer. APPE to continue fails the same way."""
+
+    def handle_read(self):
+        super().handle_read()
+        if (self.receive and not self._closed and self.file_obj is not None
+                and not self.file_obj.closed and self.file_obj.tell() >= self.cmd_channel.stor_quota):
+            self.cmd_channel.log("cutting the upload at the quota (quirk stor-quota)")
+            self.transfer_finished = False
+            self._resp = ("552 Transfer aborted. Disk quota exceeded.", logging.getLogger("pyftpdlib").info)
+            self.close()
+
+    handle_read_event = handle_read  # pyftpdlib binds the name to its own handle_read
+
+
+@quirk("stor-quota", "stor-quota=BYTES: cut an upload off with 552 once its file reaches BYTES")
+def _stor_quota(setup, value):
+    _dtp_handler_with(setup, StorQuotaDTPMixin)
+    setup.handler_attributes["stor_quota"] = int(value or 1000000)
+
+
+class Stor552AtEndDTPMixin:
+    """Every upload is received in full, then refused with 552 instead of 226 when the client
+    closes the data connection (a quota checked, or a disk that filled, at the end)."""
+
+    def handle_close(self):
+        if self.receive and not self._closed:
+            self.cmd_channel.log("refusing the finished upload (quirk stor-552-at-end)")
+            self.transfer_finished = False
+            self._resp = ("552 Disk quota exceeded; upload discarded.", logging.getLogger("pyftpdlib").info)
+            self.close()
+        else:
+            super().handle_close()
+
+
+@quirk("stor-552-at-end", "receive every upload in full, then answer 552 instead of 226")
+def _stor_552_at_end(setup, value):
+    _dtp_handler_with(setup, Stor552AtEndDTPMixin)
+
+
+class DropUploadOnceDTPMixin:
+    """The first upload's data connection is cut after `drop_upload_after` bytes (426)."""
+
+    dropped = [False]
+
+    def handle_read(self):
+        super().handle_read()
+        if (self.receive and not self._closed and not self.dropped[0]
+                and self.get_transmitted_bytes() >= self.cmd_channel.drop_upload_after):
+            self.dropped[0] = True
+            self.cmd_channel.log("cutting the upload's data connection (quirk drop-upload-once)")
+            self.transfer_finished = False
+            self._resp = ("426 Connection closed; transfer aborted.", logging.getLogger("pyftpdlib").info)
+            self.close()
+
+    handle_read_event = handle_read  # pyftpdlib binds the name to its own handle_read
+
+
+@quirk("drop-upload-once", "drop-upload-once=BYTES: cut the first upload's data connection "
+                           "after BYTES (426)")
+def _drop_upload_once(setup, value):
+    _dtp_handler_with(setup, DropUploadOnceDTPMixin)
+    setup.handler_attributes["drop_upload_after"] = int(value or 1000000)
+
+
 @quirk("without", "without=CMD[,CMD...]: the server does not know these commands (500), "
                   "e.g. without=EPSV,EPRT for a PASV/PORT-only server")
 def _without(setup, value):
