@@ -37,7 +37,7 @@ extension DataTransfer: UploadSink {}
 final class UploadPipeline: @unchecked Sendable {
     /// Unsent bytes a writer may get ahead by: enough to keep the socket busy while the program
     /// produces the next writes (FUSE sends at most 1 MiB at a time).
-    static let defaultMaxPending = 4 << 20
+    static let defaultMaxPending = 2 << 20
     /// Sent bytes kept for a resume: more than the kernel's send buffer (4 MiB at most by
     /// default) plus a server's receive buffer (Linux grows one to 6 MiB by default) can hold,
     /// since what sat in the server's buffer when it dropped the connection is lost.
@@ -101,11 +101,12 @@ final class UploadPipeline: @unchecked Sendable {
     /// Copies `bytes` in, waiting for room while more than `maxPending` bytes are unsent, and
     /// makes sure a sender runs. Returns how many bytes were accepted: all of them, or fewer
     /// (possibly none) when a send failed (see `failure`); accepted bytes are the pipeline's to
-    /// deliver or report lost.
+    /// deliver or report lost. Not after `cancel` (until `restart`).
     func accept(_ bytes: UnsafeRawBufferPointer) -> Int {
         var done = 0
         var inline = false
         lock.lock()
+        precondition(!stopping, "accept after cancel")
         while done < bytes.count {
             while storedFailure == nil && Int(acceptedEnd - sentEnd) >= maxPending {
                 lock.wait()
@@ -141,10 +142,11 @@ final class UploadPipeline: @unchecked Sendable {
     }
 
     /// Waits until everything accepted was handed to the socket and no sender runs, or a send
-    /// failed; throws that failure.
+    /// failed; throws that failure. Not after `cancel` (until `restart`).
     func drain() throws(FTPError) {
         lock.lock()
         defer { lock.unlock() }
+        precondition(!stopping, "drain after cancel")
         while sending || (storedFailure == nil && acceptedEnd != sentEnd) {
             lock.wait()
         }
