@@ -89,19 +89,7 @@ extension FTPFileSystem {
                 if count == 0 { break }  // end of file
                 filled += count
             } catch {
-                file.closeStream(pool: pool)
-                // A stream broken mid-transfer resumes with REST where it stopped, for as long as
-                // the operation's deadline allows (a server that stopped answering ends it).
-                if error.isConnectionLost || error.isTransferInterrupted, MonotonicClock.now < deadline {
-                    logger.info("read of \(path) at \(position) failed (\(error)); resuming")
-                    usleep(20_000)
-                    continue
-                }
-                // Never a short read: the kernel would take it for the end of the file.
-                let code = Self.errno(for: error, during: .read)
-                logFailure(error, operation: .read, errno: code)
-                file.recordFailure(code)
-                throw code
+                try recoverStream(of: file, from: error, at: position, deadline: deadline)
             }
         }
         file.touch()
@@ -154,22 +142,33 @@ extension FTPFileSystem {
                 }
                 moved += count
             } catch {
-                file.closeStream(pool: pool)
-                if error.isConnectionLost || error.isTransferInterrupted, MonotonicClock.now < deadline {
-                    logger.info("read of \(path) at \(position) failed (\(error)); resuming")
-                    usleep(20_000)
-                    continue
-                }
-                // What is already in the pipe is thrown away by the bridge: never a short read.
-                let code = Self.errno(for: error, during: .read)
-                logFailure(error, operation: .read, errno: code)
-                file.recordFailure(code)
-                throw code
+                // What is already in the pipe is thrown away by the bridge when this throws.
+                try recoverStream(of: file, from: error, at: position, deadline: deadline)
             }
         }
         file.touch()
         activity.recordRead(moved)
         return moved
+    }
+
+    /// After the stream failed at `position`: returns (the caller goes on, and a new RETR
+    /// resumes with REST where the old one stopped) when the connection broke or the transfer
+    /// was interrupted and the operation's deadline allows; otherwise throws the errno, and so
+    /// does every read queued behind this one. Never a short read: the kernel would take it for
+    /// the end of the file. Call with the file locked.
+    private func recoverStream(of file: OpenFile, from error: FTPError, at position: UInt64,
+                               deadline: Double) throws(Errno)
+    {
+        file.closeStream(pool: pool)
+        if error.isConnectionLost || error.isTransferInterrupted, MonotonicClock.now < deadline {
+            logger.info("read of \(file.path) at \(position) failed (\(error)); resuming")
+            usleep(20_000)
+            return
+        }
+        let code = Self.errno(for: error, during: .read)
+        logFailure(error, operation: .read, errno: code)
+        file.recordFailure(code)
+        throw code
     }
 
     /// The kernel's read-ahead sends several requests of one file at once, and they reach us in
