@@ -18,7 +18,7 @@ let package = Package(
     targets: [
         // Pure parsing and formatting of the FTP protocol. Standard library only.
         .target(name: "FTPProtocol"),
-        // A condition lock and a monotonic clock, shared by the client and the file system.
+        // A condition lock, a monotonic clock and detached threads, shared by the client and the file system.
         .target(name: "ThreadSupport"),
         // The system's OpenSSL: digests for upload verification, TLS for FTPS.
         .target(name: "CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "ftpfs",
             dependencies: [
-                "BlockCache", "MountOptions", "FTPFileSystem", "FuseBridge", "FTPClient",
+                "BlockCache", "MountOptions", "FTPFileSystem", "FuseBridge", "FTPClient", "ThreadSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

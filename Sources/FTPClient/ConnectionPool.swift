@@ -77,12 +77,11 @@ public final class ConnectionPool: @unchecked Sendable {
             return !maintenanceStarted
         }
         guard start else { return }
-        let thread = Thread { [weak self] in
+        DetachedThread.start { [weak self] in
             while let pool = self, pool.maintain() {
                 usleep(500_000)
             }
         }
-        thread.start()
     }
 
     /// One round of maintenance; returns false once the pool is shut down.
@@ -335,31 +334,6 @@ public final class ConnectionPool: @unchecked Sendable {
 
     /// Sessions in use and idle, and the current cap, for status reports.
     public var counts: (open: Int, idle: Int, cap: Int) { lock.withLock { (openCount, idle.count, cap) } }
-}
-
-/// A detached thread running a closure (for background maintenance that must not sit on
-/// Swift's cooperative pool).
-final class Thread {
-    private let body: () -> Void
-
-    init(_ body: @escaping () -> Void) {
-        self.body = body
-    }
-
-    func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { context in
-            let owner = Unmanaged<Thread>.fromOpaque(context!).takeRetainedValue()
-            owner.body()
-            return nil
-        }, box)
-        if status == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<Thread>.fromOpaque(box).release()
-        }
-    }
 }
 
 extension Array {

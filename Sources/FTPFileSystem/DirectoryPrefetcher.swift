@@ -109,7 +109,7 @@ final class DirectoryPrefetcher<Session>: @unchecked Sendable {
             lock.signal()
         } else if threads < policy.limits.maxConcurrent {
             threads += 1
-            let started = DetachedThread.start { [self] in self.work() }
+            let started = DetachedThread.start { [self] in self.work() } == 0
             if !started { threads -= 1 }
         }
     }
@@ -203,31 +203,5 @@ final class DirectoryPrefetcher<Session>: @unchecked Sendable {
         let listing = operations.list(session, path)
         cache.finish(fetch, .success(listing))
         return listing.map { .listed($0) } ?? .failed
-    }
-}
-
-/// A detached pthread running a closure: background work must not sit on Swift's cooperative
-/// pool (DESIGN.md: the file system core is synchronous code).
-enum DetachedThread {
-    private final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
-    /// Returns whether the thread started.
-    static func start(_ body: @escaping () -> Void) -> Bool {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { context in
-            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
-        if status == 0 {
-            pthread_detach(thread)
-            return true
-        }
-        Unmanaged<Box>.fromOpaque(box).release()
-        return false
     }
 }

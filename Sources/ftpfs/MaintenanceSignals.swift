@@ -1,5 +1,6 @@
 import FTPFileSystem
 import Logging
+import ThreadSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -81,17 +82,8 @@ final class MaintenanceSignals: @unchecked Sendable {
                 sigaction(interruptSignal, &action, nil)
             }
         }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { context in
-            let watcher = Unmanaged<MaintenanceSignals>.fromOpaque(context!).takeRetainedValue()
-            watcher.serve()
-            return nil
-        }, context)
-        if status == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<MaintenanceSignals>.fromOpaque(context).release()
+        let status = DetachedThread.start { [self] in serve() }
+        if status != 0 {
             logger.warning("cannot start the signal thread: \(String(cString: strerror(status)))")
         }
     }
