@@ -274,18 +274,8 @@ final class UploadSenders: @unchecked Sendable {
     }
 
     private func startThread() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { context in
-            let owner = Unmanaged<UploadSenders>.fromOpaque(context!).takeRetainedValue()
-            owner.work(once: false)
-            return nil
-        }, box)
-        if status == 0 {
-            pthread_detach(thread)
-        } else {
+        if DetachedThread.start({ [self] in work(once: false) }) != 0 {
             // No thread to be had: run the job here rather than leave a writer waiting forever.
-            Unmanaged<UploadSenders>.fromOpaque(box).release()
             work(once: true)
         }
     }
