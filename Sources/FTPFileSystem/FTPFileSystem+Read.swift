@@ -61,6 +61,7 @@ extension FTPFileSystem {
         var filled = 0
         let deadline = pool.deadline()
         waitForEarlierReads(file, before: UInt64(offset))
+        file.resumeParkedStream(for: UInt64(offset), window: configuration.readThroughWindow, pool: pool)
         if let cached = cachedVersion(of: file) {
             do {
                 filled = try readBlocks(file, cached.cache, cached.version, into: buffer, at: UInt64(offset),
@@ -120,6 +121,7 @@ extension FTPFileSystem {
         let start = UInt64(offset)
         if file.reorderBuffer.holds(start) { return nil }
         waitForEarlierReads(file, before: start)
+        file.resumeParkedStream(for: start, window: 0, pool: pool)
         if let stream = file.stream, stream.position != start { return nil }
         // A seek to a fresh place goes through the block cache (`read`).
         if file.stream == nil, start != 0, cachedVersion(of: file) != nil { return nil }
@@ -214,7 +216,7 @@ extension FTPFileSystem {
         if let stream = file.stream, position != stream.position {
             let isShortlyAhead = position > stream.position
                 && position - stream.position <= configuration.readThroughWindow
-            if !isShortlyAhead { file.closeStream(pool: pool) }
+            if !isShortlyAhead { file.setStreamAside(pool: pool) }
         }
         let stream = try existingOrNewStream(file, at: position, deadline: deadline)
 
@@ -304,7 +306,7 @@ extension FTPFileSystem {
                 continue
             }
             let start = index * blockSize
-            if let stream = file.stream, stream.position != start { file.closeStream(pool: pool) }
+            if let stream = file.stream, stream.position != start { file.setStreamAside(pool: pool) }
             let stream = try existingOrNewStream(file, at: start, deadline: deadline)
             let block = UnsafeMutableRawBufferPointer.allocate(byteCount: cache.length(ofBlock: index, in: version),
                                                                alignment: 16)
@@ -332,10 +334,19 @@ extension FTPFileSystem {
         return filled
     }
 
-    /// Called by the pool when every connection is taken: stops the least recently used read
-    /// stream that is not serving a read right now. Returns whether one was stopped.
+    /// Called by the pool when every connection is taken: stops parked streams first, else the
+    /// least recently used read stream that is not serving a read right now. Returns whether
+    /// one was stopped.
     func releaseIdleReadStream() -> Bool {
-        for file in openFiles.filesWithStreams() {
+        let files = openFiles.filesWithStreams()
+        for file in files where file.lock.tryLock() {
+            defer { file.lock.unlock() }
+            if file.stopParkedStreams(pool: pool) {
+                logger.debug("reclaiming the parked read streams of \(file.path) for another operation")
+                return true
+            }
+        }
+        for file in files {
             guard file.lock.tryLock() else { continue }
             defer { file.lock.unlock() }
             if file.stream != nil {

@@ -137,10 +137,68 @@ final class OpenFile: @unchecked Sendable {
         lastFailure = (MonotonicClock.now, errno)
     }
 
+    /// Streams a seek set aside, each still open where its reader left it, so that a reader
+    /// coming back there (one handle read at several places at once: a media player, a zip
+    /// reader, interleaved preads) goes on without a new RETR. Guarded by `lock`.
+    private(set) var parkedStreams: [ReadStream] = []
+    /// At most this many parked streams per file (each holds a connection).
+    static let maximumParkedStreams = 2
+    /// A parked stream unused this long has stopped paying off and is stopped; so is the
+    /// oldest when a third would be parked (a random reader's streams go that way).
+    static let parkedStreamLifetime = 5.0
+
     /// Replaces the stream (call with `lock` held).
     func setStream(_ newStream: ReadStream?) {
         stream = newStream
-        hasStream = newStream != nil
+        hasStream = newStream != nil || !parkedStreams.isEmpty
+    }
+
+    /// A seek: parks the current stream, in case its reader comes back (call with `lock` held).
+    func setStreamAside(pool: ConnectionPool) {
+        guard let current = stream else { return }
+        guard !current.transfer.isFinished else {
+            closeStream(pool: pool)
+            return
+        }
+        current.lastUse = MonotonicClock.now
+        parkedStreams.append(current)
+        while parkedStreams.count > Self.maximumParkedStreams {
+            parkedStreams.removeFirst().stop(pool: pool)
+        }
+        setStream(nil)
+    }
+
+    /// Makes a parked stream current when it serves `position` (standing at it, or at most
+    /// `window` before it) and the current one does not; stops parked streams that have not
+    /// been used for a while (call with `lock` held).
+    func resumeParkedStream(for position: UInt64, window: UInt64, pool: ConnectionPool) {
+        let now = MonotonicClock.now
+        parkedStreams.removeAll { parked in
+            guard now - parked.lastUse > Self.parkedStreamLifetime else { return false }
+            parked.stop(pool: pool)
+            return true
+        }
+        defer { hasStream = stream != nil || !parkedStreams.isEmpty }
+        func serves(_ candidate: ReadStream) -> Bool {
+            candidate.position <= position && position - candidate.position <= window
+        }
+        if let current = stream, serves(current) { return }
+        guard let index = parkedStreams.firstIndex(where: serves) else { return }
+        let resumed = parkedStreams.remove(at: index)
+        setStreamAside(pool: pool)
+        setStream(resumed)
+    }
+
+    /// Stops the parked streams (call with `lock` held). Returns whether there were any.
+    @discardableResult
+    func stopParkedStreams(pool: ConnectionPool?) -> Bool {
+        guard !parkedStreams.isEmpty else { return false }
+        for parked in parkedStreams {
+            if let pool { parked.stop(pool: pool) } else { parked.transfer.session.close() }
+        }
+        parkedStreams.removeAll()
+        hasStream = stream != nil
+        return true
     }
 
     /// Stops the stream and returns its session to the pool (call with `lock` held).
@@ -155,6 +213,7 @@ final class OpenFile: @unchecked Sendable {
         guard readGeneration != generation else { return }
         readGeneration = generation
         closeStream(pool: pool)
+        stopParkedStreams(pool: pool)
         reorderBuffer.removeAll()
         endOfFile = nil
     }
@@ -174,6 +233,7 @@ final class OpenFile: @unchecked Sendable {
                 setStream(nil)
                 current.transfer.session.close()
             }
+            stopParkedStreams(pool: pool)
             reorderBuffer.removeAll()
         }
     }
@@ -184,6 +244,8 @@ final class ReadStream {
     let transfer: DataTransfer
     /// The file offset of the next byte the stream will deliver.
     var position: UInt64
+    /// When it was last set aside (parked streams only).
+    var lastUse: Double = 0
 
     init(transfer: DataTransfer, position: UInt64) {
         self.transfer = transfer
