@@ -167,70 +167,60 @@ struct PackagingTests {
 
     // MARK: - mount(8)
 
-    @Test func mountTypeFuseFtpfsRunsTheInstalledBinaryAndUmountUnmounts() throws {
+    /// Runs mount(8) with the arguments `command` builds from the test server's URL (without
+    /// the password), a fresh empty mountpoint and a netrc for the login, expects it to succeed,
+    /// then hands over the mountpoint.
+    static func mountWithMount8(_ command: (_ url: String, _ mountpoint: String, _ netrc: String, _ work: String) throws -> [String],
+                                then body: (_ mountpoint: String, _ server: FTPTestServer) throws -> Void) throws
+    {
         let server = try Self.server()
         let netrc = try Self.netrc(for: server)
         defer { TestDirectory.cleanUp(netrc.directory) }
         try Self.withMountpoint { mountpoint in
-            // fstab bookkeeping options and the libfuse options mount.fuse3 adds (dev, suid) are
-            // accepted; the source is the plain URL.
-            let result = try Shell.run(
-                ["mount", "-t", "fuse.ftpfs", "ftp://\(FTPTestUser.standard.name)@\(server.host):\(server.port)/",
-                 mountpoint, "-o", "noauto,_netdev,nofail,x-systemd.automount,netrc_file=\(netrc.path)"],
-                timeout: .seconds(60))
+            let url = "ftp://\(FTPTestUser.standard.name)@\(server.host):\(server.port)/"
+            let result = try Shell.run(try command(url, mountpoint, netrc.path, netrc.directory), timeout: .seconds(60))
             #expect(result.status == 0, "\(result)")
-            try Self.expectUsableThenUnmount(mountpoint, server: server)
+            try body(mountpoint, server)
         }
+    }
+
+    @Test func mountTypeFuseFtpfsRunsTheInstalledBinaryAndUmountUnmounts() throws {
+        // fstab bookkeeping options and the libfuse options mount.fuse3 adds (dev, suid) are
+        // accepted; the source is the plain URL.
+        try Self.mountWithMount8({ url, mountpoint, netrc, _ in
+            ["mount", "-t", "fuse.ftpfs", url, mountpoint,
+             "-o", "noauto,_netdev,nofail,x-systemd.automount,netrc_file=\(netrc)"]
+        }, then: { try Self.expectUsableThenUnmount($0, server: $1) })
     }
 
     @Test func theOlderFtpfsHashFormWorksWithTypeFuse() throws {
-        let server = try Self.server()
-        let netrc = try Self.netrc(for: server)
-        defer { TestDirectory.cleanUp(netrc.directory) }
-        try Self.withMountpoint { mountpoint in
-            let result = try Shell.run(
-                ["mount", "-t", "fuse", "ftpfs#ftp://\(FTPTestUser.standard.name)@\(server.host):\(server.port)/",
-                 mountpoint, "-o", "netrc_file=\(netrc.path)"],
-                timeout: .seconds(60))
-            #expect(result.status == 0, "\(result)")
-            try Self.expectUsableThenUnmount(mountpoint, server: server)
-        }
+        try Self.mountWithMount8({ url, mountpoint, netrc, _ in
+            ["mount", "-t", "fuse", "ftpfs#" + url, mountpoint, "-o", "netrc_file=\(netrc)"]
+        }, then: { try Self.expectUsableThenUnmount($0, server: $1) })
     }
 
     @Test func mountFuse3DropPrivilegesHandsFtpfsTheMountedDescriptor() throws {
-        let server = try Self.server()
-        let netrc = try Self.netrc(for: server)
-        defer { TestDirectory.cleanUp(netrc.directory) }
-        try Self.withMountpoint { mountpoint in
-            // mount.fuse3 mounts itself, drops every capability and runs ftpfs with the
-            // mountpoint /dev/fd/N.
-            let result = try Shell.run(
-                ["mount", "-t", "fuse.ftpfs", "ftp://\(FTPTestUser.standard.name)@\(server.host):\(server.port)/",
-                 mountpoint, "-o", "drop_privileges,netrc_file=\(netrc.path)"],
-                timeout: .seconds(60))
-            #expect(result.status == 0, "\(result)")
+        // mount.fuse3 mounts itself, drops every capability and runs ftpfs with the
+        // mountpoint /dev/fd/N.
+        try Self.mountWithMount8({ url, mountpoint, netrc, _ in
+            ["mount", "-t", "fuse.ftpfs", url, mountpoint, "-o", "drop_privileges,netrc_file=\(netrc)"]
+        }, then: { mountpoint, _ in
             #expect(MountTable.entry(at: mountpoint)?.fileSystemType == "fuse.ftpfs")
             let hello = try String(contentsOfFile: mountpoint + "/" + TestDataSet.helloFileName, encoding: .utf8)
             #expect(hello == TestDataSet.helloContent)
             try Shell.run(["umount", mountpoint], timeout: .seconds(30)).check()
             #expect(!MountTable.isMounted(mountpoint))
-        }
+        })
     }
 
     @Test func anFstabLineMountsByItsMountpoint() throws {
-        let server = try Self.server()
-        let netrc = try Self.netrc(for: server)
-        defer { TestDirectory.cleanUp(netrc.directory) }
-        try Self.withMountpoint { mountpoint in
+        try Self.mountWithMount8({ url, mountpoint, netrc, work in
             // util-linux reads an alternative fstab, so /etc/fstab is never touched.
-            let fstab = netrc.directory + "/fstab"
-            let line = "ftp://\(FTPTestUser.standard.name)@\(server.host):\(server.port)/  \(mountpoint)  fuse.ftpfs  "
-                + "noauto,user,_netdev,netrc_file=\(netrc.path)  0  0\n"
+            let fstab = work + "/fstab"
+            let line = "\(url)  \(mountpoint)  fuse.ftpfs  noauto,user,_netdev,netrc_file=\(netrc)  0  0\n"
             try Data(("# test fstab\n" + line).utf8).write(to: URL(fileURLWithPath: fstab))
-            let result = try Shell.run(["mount", "--fstab", fstab, mountpoint], timeout: .seconds(60))
-            #expect(result.status == 0, "\(result)")
-            try Self.expectUsableThenUnmount(mountpoint, server: server)
-        }
+            return ["mount", "--fstab", fstab, mountpoint]
+        }, then: { try Self.expectUsableThenUnmount($0, server: $1) })
     }
 
     // MARK: - systemd
