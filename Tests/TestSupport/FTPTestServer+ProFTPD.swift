@@ -111,11 +111,8 @@ extension FTPTestServer {
                     killWithTestProcess: true
                 )
                 do {
-                    let greeting = tls?.implicit == true
-                        ? try ImplicitTLSProbe.waitForGreeting(process: process, name: "proftpd", host: host,
-                                                               port: port, stderrPath: stderrPath, until: deadline)
-                        : try waitForGreeting(process: process, name: "proftpd", host: host, port: port,
-                                              stderrPath: stderrPath, until: deadline)
+                    let greeting = try waitForGreeting(process: process, name: "proftpd", host: host, port: port,
+                                              implicitTLS: tls?.implicit == true, stderrPath: stderrPath, until: deadline)
                     return FTPTestServer(
                         kind: .proftpd, host: host, port: port, root: servedRoot, ownsRoot: root == nil,
                         user: user, users: [user], allowsAnonymous: false,

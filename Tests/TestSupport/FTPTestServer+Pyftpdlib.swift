@@ -68,11 +68,9 @@ extension FTPTestServer {
             let deadline = ContinuousClock.now + startTimeout
             let port = try waitForPortLine(process: process, stdoutPath: stdoutPath, stderrPath: stderrPath,
                                            until: deadline)
-            let greeting = tls?.implicit == true
-                ? try ImplicitTLSProbe.waitForGreeting(process: process, name: "pyftpdlib", host: host, port: port,
-                                                       stderrPath: stderrPath, until: deadline)
-                : try waitForGreeting(process: process, name: "pyftpdlib", host: host, port: port,
-                                      stderrPath: stderrPath, until: deadline)
+            let greeting = try waitForGreeting(process: process, name: "pyftpdlib", host: host, port: port,
+                                               implicitTLS: tls?.implicit == true, stderrPath: stderrPath,
+                                               until: deadline)
             return FTPTestServer(
                 kind: .pyftpdlib, host: host, port: port, root: servedRoot, ownsRoot: root == nil,
                 user: users.first, users: users, allowsAnonymous: anonymous,

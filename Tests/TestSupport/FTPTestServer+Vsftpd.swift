@@ -90,11 +90,8 @@ extension FTPTestServer {
                     killWithTestProcess: true
                 )
                 do {
-                    let greeting = tls?.implicit == true
-                        ? try ImplicitTLSProbe.waitForGreeting(process: process, name: "vsftpd", host: host,
-                                                               port: port, stderrPath: stderrPath, until: deadline)
-                        : try waitForGreeting(process: process, name: "vsftpd", host: host, port: port,
-                                              stderrPath: stderrPath, until: deadline)
+                    let greeting = try waitForGreeting(process: process, name: "vsftpd", host: host, port: port,
+                                              implicitTLS: tls?.implicit == true, stderrPath: stderrPath, until: deadline)
                     let login = localUser ? vsftpdLocalUser : nil
                     return FTPTestServer(
                         kind: .vsftpd, host: host, port: port, root: servedRoot, ownsRoot: root == nil,

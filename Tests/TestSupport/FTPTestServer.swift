@@ -214,9 +214,9 @@ public final class FTPTestServer: @unchecked Sendable {
         return result
     }
 
-    /// Waits until the server answers with a 220 greeting; throws with the
-    /// server's stderr if it exits or stays silent.
-    static func waitForGreeting(process: ChildProcess, name: String, host: String, port: Int,
+    /// Waits until the server answers with a 220 greeting (over TLS from the first byte for
+    /// implicit FTPS); throws with the server's stderr if it exits or stays silent.
+    static func waitForGreeting(process: ChildProcess, name: String, host: String, port: Int, implicitTLS: Bool = false,
                                 stderrPath: String, until deadline: ContinuousClock.Instant) throws -> String {
         var lastError: Error?
         while ContinuousClock.now < deadline {
@@ -226,8 +226,10 @@ public final class FTPTestServer: @unchecked Sendable {
                         + "--- its stderr:\n\(tail(read(stderrPath)))")
             }
             do {
-                let remaining = deadline - ContinuousClock.now
-                return try Loopback.readGreeting(host: host, port: port, timeout: min(remaining, .seconds(5)))
+                let remaining = min(deadline - ContinuousClock.now, .seconds(5))
+                return implicitTLS
+                    ? try ImplicitTLSProbe.readGreeting(host: host, port: port, timeout: remaining)
+                    : try Loopback.readGreeting(host: host, port: port, timeout: remaining)
             } catch {
                 lastError = error
                 sleep(for: .milliseconds(50))
@@ -235,7 +237,7 @@ public final class FTPTestServer: @unchecked Sendable {
         }
         process.terminate(grace: .seconds(2))
         throw TestSupportError(
-            "\(name) did not greet on \(host) port \(port) in time (last error: \(lastError.map { "\($0)" } ?? "none")).\n"
+            "\(name) did not greet\(implicitTLS ? " over TLS" : "") on \(host) port \(port) in time (last error: \(lastError.map { "\($0)" } ?? "none")).\n"
                 + "--- its stderr:\n\(tail(read(stderrPath)))")
     }
 }

@@ -161,28 +161,4 @@ enum ImplicitTLSProbe {
         }
         return line.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-
-    /// Polls until the server greets over TLS, or throws with its stderr.
-    static func waitForGreeting(process: ChildProcess, name: String, host: String, port: Int, stderrPath: String,
-                                until deadline: ContinuousClock.Instant) throws -> String
-    {
-        var lastError: Error?
-        while ContinuousClock.now < deadline {
-            if let status = process.status {
-                throw TestSupportError(
-                    "\(name) exited (\(status)) before it answered on \(host) port \(port).\n"
-                        + "--- its stderr:\n\(tail(FTPTestServer.read(stderrPath)))")
-            }
-            do {
-                return try readGreeting(host: host, port: port, timeout: .seconds(5))
-            } catch {
-                lastError = error
-                sleep(for: .milliseconds(100))
-            }
-        }
-        process.terminate(grace: .seconds(2))
-        throw TestSupportError(
-            "\(name) did not greet over TLS on \(host) port \(port) in time (last error: \(lastError.map { "\($0)" } ?? "none")).\n"
-                + "--- its stderr:\n\(tail(FTPTestServer.read(stderrPath)))")
-    }
 }
