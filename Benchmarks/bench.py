@@ -770,14 +770,19 @@ class Runner:
                 directory = pending.pop()
                 lines = []
                 ftp.retrlines(f"LIST {directory}", lines.append)
-                for line in lines:
-                    parts = line.split(None, 8)
-                    if len(parts) < 9 or parts[8] in (".", ".."):
-                        continue
+                for name, is_directory in self.list_entries(lines):
                     count += 1
-                    if line.startswith("d"):
-                        pending.append(f"{directory}/{parts[8]}")
+                    if is_directory:
+                        pending.append(f"{directory}/{name}")
         return count
+
+    @staticmethod
+    def list_entries(lines):
+        """(name, is a directory) for each entry of a Unix LIST, without . and .."""
+        for line in lines:
+            parts = line.split(None, 8)
+            if len(parts) == 9 and parts[8] not in (".", ".."):
+                yield parts[8], line.startswith("d")
 
     def curl_walk(self, top):
         count = 0
@@ -785,13 +790,10 @@ class Runner:
         while pending:
             directory = pending.pop()
             _, out, _, _ = self.run(self.curl(self.curl_base + directory), 120, "W3 curl LIST", stdout=None)
-            for line in out.decode(errors="replace").splitlines():
-                parts = line.split(None, 8)
-                if len(parts) < 9 or parts[8] in (".", ".."):
-                    continue
+            for name, is_directory in self.list_entries(out.decode(errors="replace").splitlines()):
                 count += 1
-                if line.startswith("d"):
-                    pending.append(f"{directory}{parts[8]}/")
+                if is_directory:
+                    pending.append(f"{directory}{name}/")
         return count
 
     # W4: read many small files, one at a time and N in parallel
