@@ -33,7 +33,16 @@ FTPFS_DEB=$(Packaging/build-deb.sh --output .build-release/dist | tail -n 1)
 export FTPFS_DEB
 
 current="swift test"; step "$current"
-swift test "$@"
+# CI shows only the end of a run, so a failure's own lines are repeated after the last one.
+test_log=$(mktemp /tmp/ftpfs-test-log.XXXXXX)
+if ! swift test "$@" 2>&1 | tee "$test_log"; then
+    echo
+    echo "==> what failed (repeated from above):"
+    scripts/test-failures.awk "$test_log" | head -n 200
+    rm -f "$test_log"
+    exit 1
+fi
+rm -f "$test_log"
 
 # A smoke run of the benchmark with tiny sizes (about 20 s): every workload must run and check
 # out against the server; its figures are not judged here. Skipped when only some tests were

@@ -27,7 +27,9 @@ enum WriteFixture {
     static func script(_ body: String, mount: TestMount, server: FTPTestServer, directory: String,
                        timeout: Duration = .seconds(300), sourceLocation: SourceLocation = #_sourceLocation) throws -> ShellResult
     {
-        let script = "set -euo pipefail\nM=\(Shell.quote(mount.path(directory)))\nS=\(Shell.quote(server.path(directory)))\n"
+        // The ERR trap names the step that failed: a failing `test` prints nothing of its own.
+        let script = "set -eEuo pipefail\ntrap 'echo \"line $((LINENO - 5)) of the script failed: $BASH_COMMAND\" >&2' ERR\n"
+            + "M=\(Shell.quote(mount.path(directory)))\nS=\(Shell.quote(server.path(directory)))\n"
             + "mkdir -p \"$M\"\n" + body
         let result = try Shell.run(["bash", "-c", script], timeout: timeout)
         #expect(result.status == 0, "script failed (\(result.status)):\n\(result.stderr)", sourceLocation: sourceLocation)
