@@ -48,6 +48,7 @@ extension FTPFileSystem {
                 writer.needsUpload = false
                 return !writer.existsOnServer
             }
+            writers.disown(path, from: writer)
             if onlyLocal {
                 forgetEntry(path)
                 return
@@ -151,6 +152,7 @@ extension FTPFileSystem {
                 discardPending(writer)
                 writer.isDeleted = true
             }
+            writers.disown(destination, from: writer)
         }
 
         let from = serverPath(source)

@@ -166,6 +166,15 @@ final class WriterTable: @unchecked Sendable {
         }
     }
 
+    /// Takes `path` away from `writer`: the name was unlinked or replaced, so a lookup of the
+    /// path must not find the writer any more (a new file there gets a new one). Handles still
+    /// open keep the writer until they close.
+    func disown(_ path: String, from writer: FileWriter) {
+        lock.withLock {
+            if writers[path] === writer { writers.removeValue(forKey: path) }
+        }
+    }
+
     /// Moves writers at or below `source` to their new paths. The table is re-keyed under its
     /// own lock; each writer's paths change under the writer's lock, taken afterwards (never
     /// the table's lock inside a writer's).

@@ -162,6 +162,48 @@ struct WriteMountTests {
         }
     }
 
+    /// A name unlinked or renamed over while a program still holds the old file open names
+    /// nothing, or the new file, at once: vim's swap-file probing unlinks a file another handle
+    /// is still closing, then looks the name up again.
+    @Test(arguments: StandardServer.allCases)
+    func aNameUnlinkedOrReplacedWhileOpenNoLongerShowsTheOldFile(_ kind: StandardServer) throws {
+        let server = try WriteFixture.server(kind)
+        // attr_timeout=0: every stat asks ftpfs, not the kernel's copy of the renamed file.
+        try TestMount.withMount(url: server.url(), options: ["attr_timeout=0"]) { mount in
+            try WriteFixture.script("""
+                /usr/bin/python3 - "$M" "$S" <<'PY'
+                import os, sys
+                m, s = sys.argv[1], sys.argv[2]
+                fd = os.open(m + "/gone.txt", os.O_CREAT | os.O_RDWR, 0o644)
+                os.write(fd, b"first")
+                os.fsync(fd)
+                assert os.path.exists(s + "/gone.txt"), "fsync uploads"
+                os.unlink(m + "/gone.txt")
+                assert not os.path.exists(m + "/gone.txt"), "an unlinked name still stats"
+                assert "gone.txt" not in os.listdir(m), "an unlinked name is still listed"
+                os.write(fd, b" more")
+                os.close(fd)
+                assert not os.path.exists(s + "/gone.txt") and not os.path.exists(m + "/gone.txt")
+
+                fd = os.open(m + "/target.txt", os.O_CREAT | os.O_RDWR, 0o644)
+                os.write(fd, b"the old content, longer")
+                os.fsync(fd)
+                with open(m + "/new.tmp", "wb") as f:
+                    f.write(b"new")
+                os.rename(m + "/new.tmp", m + "/target.txt")
+                assert os.stat(m + "/target.txt").st_size == 3, "stat shows the file renamed over the name"
+                with open(m + "/target.txt", "rb") as f:
+                    assert f.read() == b"new", "reads the file renamed over the name"
+                os.close(fd)
+                with open(s + "/target.txt", "rb") as f:
+                    assert f.read() == b"new", "the server keeps the renamed file"
+                assert os.stat(m + "/target.txt").st_size == 3
+                assert sorted(os.listdir(m)) == ["target.txt"], os.listdir(m)
+                PY
+                """, mount: mount, server: server, directory: "unlinked-open")
+        }
+    }
+
     @Test(arguments: StandardServer.allCases)
     func rsyncKeepsTimesSoASecondRunTransfersNothing(_ kind: StandardServer) throws {
         let server = try WriteFixture.server(kind)
