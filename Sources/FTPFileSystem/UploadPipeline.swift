@@ -38,11 +38,19 @@ final class UploadPipeline: @unchecked Sendable {
     /// Unsent bytes a writer may get ahead by: enough to keep the socket busy while the program
     /// produces the next writes (FUSE sends at most 1 MiB at a time).
     static let defaultMaxPending = 2 << 20
-    /// Sent bytes kept for a resume: more than the kernel's send buffer (4 MiB at most by
-    /// default) plus a server's receive buffer (Linux grows one to 6 MiB by default) can hold,
-    /// since what sat in the server's buffer when it dropped the connection is lost.
-    static let defaultRetained = 16 << 20
+    /// Sent bytes kept for a resume: what sat in our send buffer and in the server's receive
+    /// buffer when the server dropped the connection is lost, so keep more than both can hold.
+    /// Linux grows a receive buffer to `tcp_rmem`'s maximum (6 MiB by Debian's default; 32 MiB
+    /// on machines tuned for fast networks, where a lagging loopback server really held 28 MB),
+    /// and a server tuned like this machine is the common case (and the loopback one).
+    static let defaultRetained = retainedBytes(forBuffers: TCPBufferLimits.current)
     static let defaultCapacity = defaultMaxPending + defaultRetained
+
+    /// At least 16 MiB, at most 64 MiB: a sender and a receiver buffer at their largest.
+    static func retainedBytes(forBuffers limits: TCPBufferLimits?) -> Int {
+        let buffers = limits.map { $0.largestSendBuffer + $0.largestReceiveBuffer } ?? 0
+        return min(max(16 << 20, buffers + (1 << 20)), 64 << 20)
+    }
 
     let capacity: Int
     let maxPending: Int

@@ -281,3 +281,28 @@ private func residentKiB() -> Int {
     let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
     return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
 }
+
+/// How many sent bytes an upload keeps for a resume follows the machine's TCP buffers.
+@Suite struct UploadRetentionTests {
+    @Test func theLimitsAreTheThirdNumbersOfTheSysctlLines() {
+        #expect(TCPBufferLimits.parse("4096\t131072\t33554432\n") == 33_554_432)
+        #expect(TCPBufferLimits.parse("4096 16384 4194304") == 4_194_304)
+        #expect(TCPBufferLimits.parse("4096 16384") == nil)
+        #expect(TCPBufferLimits.parse("") == nil)
+    }
+
+    @Test func moreIsKeptThanBothBuffersHoldWithinBounds() {
+        // Debian's defaults (4 MiB + 6 MiB) and unknown limits: the 16 MiB floor.
+        #expect(UploadPipeline.retainedBytes(forBuffers: .init(largestSendBuffer: 4 << 20, largestReceiveBuffer: 6 << 20)) == 16 << 20)
+        #expect(UploadPipeline.retainedBytes(forBuffers: nil) == 16 << 20)
+        // A machine tuned for fast networks: both buffers and a margin.
+        #expect(UploadPipeline.retainedBytes(forBuffers: .init(largestSendBuffer: 4 << 20, largestReceiveBuffer: 32 << 20)) == 37 << 20)
+        // Never more than 64 MiB of memory per upload.
+        #expect(UploadPipeline.retainedBytes(forBuffers: .init(largestSendBuffer: 64 << 20, largestReceiveBuffer: 256 << 20)) == 64 << 20)
+        // This machine's.
+        if let limits = TCPBufferLimits.current {
+            #expect(UploadPipeline.defaultRetained > limits.largestSendBuffer + limits.largestReceiveBuffer
+                    || UploadPipeline.defaultRetained == 64 << 20)
+        }
+    }
+}

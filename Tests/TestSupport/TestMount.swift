@@ -170,10 +170,16 @@ public final class TestMount: @unchecked Sendable {
             result = try body(mount)
         } catch {
             try? mount.unmount()
-            throw error
+            throw mount.failure(error)
         }
         try mount.unmount()
         return result
+    }
+
+    /// `error` from a test body, with the end of ftpfs's stderr: why a command on the mount
+    /// failed is usually there.
+    private func failure(_ error: any Error) -> TestSupportError {
+        TestSupportError("\(error)\n--- ftpfs's stderr:\n\(tail(stderr))")
     }
 
     /// `withMount` for async test bodies.
@@ -192,7 +198,7 @@ public final class TestMount: @unchecked Sendable {
             result = try await body(mount)
         } catch {
             try? mount.unmount()
-            throw error
+            throw mount.failure(error)
         }
         try mount.unmount()
         return result
