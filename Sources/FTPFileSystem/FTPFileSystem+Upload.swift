@@ -35,7 +35,8 @@ extension FTPFileSystem {
             let transfer = appending ? try session.append(target) : try session.store(target)
             let digest = appending ? nil : wantedDigest(session)
             writer.state = .streaming(UploadStream(transfer: transfer, target: target, isTemporary: isTemporary,
-                                                   position: appending ? writer.size : 0, digest: digest))
+                                                   position: appending ? writer.size : 0, digest: digest,
+                                                   spoolDirectory: stagingDirectory))
             if !appending && !isTemporary { writer.existsOnServer = true }
         } catch {
             pool.checkin(session)
@@ -169,7 +170,8 @@ extension FTPFileSystem {
             let transfer = try session.append(suspended.target)
             writer.state = .streaming(UploadStream(transfer: transfer, target: suspended.target,
                                                    isTemporary: suspended.isTemporary,
-                                                   position: suspended.position, digest: suspended.digest))
+                                                   position: suspended.position, digest: suspended.digest,
+                                                   spoolDirectory: stagingDirectory))
         } catch {
             pool.checkin(session)
             guard FTPSession.isUnsupported(error) else { throw mapped(error, .write) }

@@ -119,9 +119,15 @@ final class UploadStream {
     /// can hash files for comparison.
     let digest: ContentDigest?
 
-    init(transfer: DataTransfer, target: String, isTemporary: Bool, position: UInt64, digest: ContentDigest?) {
+    /// `spoolDirectory`: where sent bytes beyond the pipeline's memory are kept, on machines
+    /// whose TCP buffers hold more (`UploadPipeline.defaultSpoolCapacity`).
+    init(transfer: DataTransfer, target: String, isTemporary: Bool, position: UInt64, digest: ContentDigest?,
+         spoolDirectory: String) {
         self.transfer = transfer
-        self.pipeline = UploadPipeline(startingAt: position, sink: transfer)
+        let spoolCapacity = UploadPipeline.defaultSpoolCapacity
+        self.pipeline = UploadPipeline(
+            startingAt: position, sink: transfer,
+            spool: spoolCapacity > 0 ? UploadSpool(capacity: spoolCapacity, directory: spoolDirectory) : nil)
         self.target = target
         self.isTemporary = isTemporary
         self.position = position

@@ -38,18 +38,23 @@ final class UploadPipeline: @unchecked Sendable {
     /// Unsent bytes a writer may get ahead by: enough to keep the socket busy while the program
     /// produces the next writes (FUSE sends at most 1 MiB at a time).
     static let defaultMaxPending = 2 << 20
-    /// Sent bytes kept for a resume: what sat in our send buffer and in the server's receive
-    /// buffer when the server dropped the connection is lost, so keep more than both can hold.
-    /// Linux grows a receive buffer to `tcp_rmem`'s maximum (6 MiB by Debian's default; 32 MiB
-    /// on machines tuned for fast networks, where a lagging loopback server really held 28 MB),
-    /// and a server tuned like this machine is the common case (and the loopback one).
-    static let defaultRetained = retainedBytes(forBuffers: TCPBufferLimits.current)
+    /// Sent bytes kept in memory for a resume: what sat in our send buffer and in the server's
+    /// receive buffer when the server dropped the connection is lost, so keep more than both
+    /// can hold: the kernel's send buffer (4 MiB at most by default) plus a receive buffer,
+    /// which Linux grows to `tcp_rmem`'s maximum (6 MiB by Debian's default).
+    static let defaultRetained = 16 << 20
+    /// Sent bytes kept on disk beyond those (see `UploadSpool`), on machines whose TCP buffers
+    /// hold more: tuned for fast networks (32 MiB receive buffers), a lagging loopback server
+    /// really held 28 MB when it dropped the connection. A server tuned like this machine is
+    /// the common case, and the loopback one.
+    static let defaultSpoolCapacity = spoolBytes(forBuffers: TCPBufferLimits.current)
     static let defaultCapacity = defaultMaxPending + defaultRetained
 
-    /// At least 16 MiB, at most 64 MiB: a sender and a receiver buffer at their largest.
-    static func retainedBytes(forBuffers limits: TCPBufferLimits?) -> Int {
+    /// What a sender and a receiver buffer at their largest hold, plus a margin, beyond
+    /// `defaultRetained`; in all at most 64 MiB.
+    static func spoolBytes(forBuffers limits: TCPBufferLimits?) -> Int {
         let buffers = limits.map { $0.largestSendBuffer + $0.largestReceiveBuffer } ?? 0
-        return min(max(16 << 20, buffers + (1 << 20)), 64 << 20)
+        return max(0, min(buffers + (1 << 20), 64 << 20) - defaultRetained)
     }
 
     let capacity: Int
@@ -63,6 +68,9 @@ final class UploadPipeline: @unchecked Sendable {
     private let lock = ConditionLock()
     private var storage: UnsafeMutableRawPointer?
     private var sink: any UploadSink
+    /// Where sent bytes go when the ring needs their room: [spool.start, retainedStart).
+    /// Only the owner (in `accept`, `heldFrom` and `restart`) touches it.
+    private let spool: UploadSpool?
     /// The file offset where the pipeline started.
     private let origin: UInt64
     private(set) var retainedStart: UInt64
@@ -75,9 +83,10 @@ final class UploadPipeline: @unchecked Sendable {
     private var storedLastProgress: Double
 
     init(startingAt offset: UInt64, sink: any UploadSink, capacity: Int = UploadPipeline.defaultCapacity, maxPending: Int = UploadPipeline.defaultMaxPending,
-         inlineLimit: UInt64 = 256 << 10, chunkSize: Int = 512 << 10)
+         inlineLimit: UInt64 = 256 << 10, chunkSize: Int = 512 << 10, spool: UploadSpool? = nil)
     {
         precondition(maxPending > 0 && maxPending < capacity, "maxPending must leave room for a retained tail")
+        self.spool = spool
         self.capacity = capacity
         self.maxPending = maxPending
         self.inlineLimit = inlineLimit
@@ -123,10 +132,15 @@ final class UploadPipeline: @unchecked Sendable {
             let piece = min(bytes.count - done, maxPending - Int(acceptedEnd - sentEnd))
             let end = acceptedEnd + UInt64(piece)
             // Make room by forgetting the oldest sent bytes (never unsent ones: pending stays
-            // below maxPending < capacity).
-            if end - retainedStart > UInt64(capacity) { retainedStart = end - UInt64(capacity) }
+            // below maxPending < capacity), or moving them to the spool.
+            var evicted: Range<UInt64>?
+            if end - retainedStart > UInt64(capacity) {
+                evicted = retainedStart..<(end - UInt64(capacity))
+                retainedStart = end - UInt64(capacity)
+            }
             let start = acceptedEnd
             lock.unlock()
+            if let spool, let evicted { spoolOut(evicted, to: spool) }
             // The sender reads only [sentEnd, acceptedEnd) and nobody else writes: no lock needed
             // while copying.
             copyIn(UnsafeRawBufferPointer(rebasing: bytes[done..<(done + piece)]), at: start)
@@ -176,38 +190,97 @@ final class UploadPipeline: @unchecked Sendable {
     /// bytes from `offset` on are no longer all held, or `offset` is past what was accepted.
     /// (`offset` may be past `sentEnd`: a chunk whose send failed partway may have arrived in
     /// part.)
+    /// Bytes the spool holds are sent from there first, on this thread; when that send fails,
+    /// the failure is kept as from any send (the owner resumes again).
     func restart(from offset: UInt64, on newSink: any UploadSink) -> Bool {
-        let start = lock.withLock { () -> Bool? in
+        guard heldFrom(offset) else { return false }
+        let memoryStart = lock.withLock { retainedStart }
+        var resumeAt = offset
+        if offset < memoryStart, let spool {
+            do throws(FTPError) {
+                try replay(offset..<memoryStart, from: spool, to: newSink)
+                resumeAt = memoryStart
+            } catch {
+                lock.withLock {
+                    sink = newSink
+                    storedFailure = error
+                    stopping = false
+                }
+                return true
+            }
+        }
+        let start = lock.withLock { () -> Bool in
             precondition(!sending, "restart while a sender runs")
-            guard offset >= retainedStart, offset <= acceptedEnd else { return nil }
             sink = newSink
-            sentEnd = offset
+            sentEnd = resumeAt
             storedFailure = nil
             stopping = false
             sending = acceptedEnd > sentEnd
             return sending
         }
-        guard let start else { return false }
         if start { UploadSenders.shared.run { [self] in sendLoop() } }
         return true
     }
 
-    /// Whether `restart(from: offset, ...)` can work: every byte from `offset` on is held.
+    /// Whether `restart(from: offset, ...)` can work: every byte from `offset` on is held, in
+    /// memory or in memory and the spool.
     func heldFrom(_ offset: UInt64) -> Bool {
-        lock.withLock { offset >= retainedStart && offset <= acceptedEnd }
+        let (memoryStart, accepted) = lock.withLock { (retainedStart, acceptedEnd) }
+        guard offset <= accepted else { return false }
+        if offset >= memoryStart { return true }
+        guard let spool, !spool.isBroken else { return false }
+        return offset >= spool.start && spool.end == memoryStart
     }
 
     /// The bytes held from file offset `start` to the end of what was accepted, for tests and
     /// diagnostics; nil when they are not all held.
     func heldBytes(from start: UInt64) -> [UInt8]? {
-        lock.withLock { () -> [UInt8]? in
-            guard start >= retainedStart, start <= acceptedEnd else { return nil }
-            guard let storage else { return [] }
-            return (start..<acceptedEnd).map { storage.load(fromByteOffset: Int($0 % UInt64(capacity)), as: UInt8.self) }
+        guard heldFrom(start) else { return nil }
+        var spooled: [UInt8] = []
+        let memoryStart = lock.withLock { retainedStart }
+        if start < memoryStart, let spool {
+            spooled = [UInt8](repeating: 0, count: Int(memoryStart - start))
+            guard spooled.withUnsafeMutableBytes({ spool.read(into: $0, at: start) }) else { return nil }
+        }
+        return lock.withLock { () -> [UInt8]? in
+            guard let storage else { return spooled }
+            return spooled + (max(start, retainedStart)..<acceptedEnd).map {
+                storage.load(fromByteOffset: Int($0 % UInt64(capacity)), as: UInt8.self)
+            }
         }
     }
 
     // MARK: - Private
+
+    /// Copies sent bytes from the ring to the spool before the ring reuses their room (only the
+    /// owner writes the ring, and it is here: they cannot change meanwhile).
+    private func spoolOut(_ range: Range<UInt64>, to spool: UploadSpool) {
+        let ring = ringStorage()
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let index = Int(position % UInt64(capacity))
+            let count = min(Int(range.upperBound - position), capacity - index)
+            spool.append(UnsafeRawBufferPointer(start: ring + index, count: count), at: position)
+            position += UInt64(count)
+        }
+    }
+
+    /// Sends the spooled bytes of `range` to `sink`, a chunk at a time.
+    private func replay(_ range: Range<UInt64>, from spool: UploadSpool, to sink: any UploadSink) throws(FTPError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let count = min(chunkSize, Int(range.upperBound - position))
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+            guard spool.read(into: chunk, at: position) else {
+                throw .io(errno: EIO, context: "reading the upload's spool file")
+            }
+            try sink.write(UnsafeRawBufferPointer(chunk))
+            position += UInt64(count)
+        }
+        lock.withLock { storedLastProgress = MonotonicClock.now }
+    }
 
     private func copyIn(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
         guard bytes.count > 0 else { return }

@@ -1,6 +1,7 @@
 import FTPClient
 import Foundation
 import Testing
+import TestSupport
 import ThreadSupport
 
 @testable import FTPFileSystem
@@ -282,8 +283,9 @@ private func residentKiB() -> Int {
     return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
 }
 
-/// How many sent bytes an upload keeps for a resume follows the machine's TCP buffers.
-@Suite struct UploadRetentionTests {
+/// Sent bytes beyond the memory ring go to a spool file, as much as the machine's TCP buffers
+/// can hold in flight, and a resume sends them from there.
+@Suite struct UploadSpoolTests {
     @Test func theLimitsAreTheThirdNumbersOfTheSysctlLines() {
         #expect(TCPBufferLimits.parse("4096\t131072\t33554432\n") == 33_554_432)
         #expect(TCPBufferLimits.parse("4096 16384 4194304") == 4_194_304)
@@ -291,18 +293,60 @@ private func residentKiB() -> Int {
         #expect(TCPBufferLimits.parse("") == nil)
     }
 
-    @Test func moreIsKeptThanBothBuffersHoldWithinBounds() {
-        // Debian's defaults (4 MiB + 6 MiB) and unknown limits: the 16 MiB floor.
-        #expect(UploadPipeline.retainedBytes(forBuffers: .init(largestSendBuffer: 4 << 20, largestReceiveBuffer: 6 << 20)) == 16 << 20)
-        #expect(UploadPipeline.retainedBytes(forBuffers: nil) == 16 << 20)
-        // A machine tuned for fast networks: both buffers and a margin.
-        #expect(UploadPipeline.retainedBytes(forBuffers: .init(largestSendBuffer: 4 << 20, largestReceiveBuffer: 32 << 20)) == 37 << 20)
-        // Never more than 64 MiB of memory per upload.
-        #expect(UploadPipeline.retainedBytes(forBuffers: .init(largestSendBuffer: 64 << 20, largestReceiveBuffer: 256 << 20)) == 64 << 20)
-        // This machine's.
-        if let limits = TCPBufferLimits.current {
-            #expect(UploadPipeline.defaultRetained > limits.largestSendBuffer + limits.largestReceiveBuffer
-                    || UploadPipeline.defaultRetained == 64 << 20)
+    @Test func theSpoolHoldsWhatTheBuffersHoldBeyondMemory() {
+        // Debian's defaults (4 MiB + 6 MiB) and unknown limits: memory is enough.
+        #expect(UploadPipeline.spoolBytes(forBuffers: .init(largestSendBuffer: 4 << 20, largestReceiveBuffer: 6 << 20)) == 0)
+        #expect(UploadPipeline.spoolBytes(forBuffers: nil) == 0)
+        // Tuned for fast networks: both buffers and a margin, less the 16 MiB in memory.
+        #expect(UploadPipeline.spoolBytes(forBuffers: .init(largestSendBuffer: 4 << 20, largestReceiveBuffer: 32 << 20)) == 21 << 20)
+        // Never more than 64 MiB in all.
+        #expect(UploadPipeline.spoolBytes(forBuffers: .init(largestSendBuffer: 64 << 20, largestReceiveBuffer: 256 << 20)) == 48 << 20)
+    }
+
+    @Test func aRestartSendsTheSpooledBytesThenTheRing() throws {
+        let directory = try TestDirectory.make("spool")
+        defer { TestDirectory.cleanUp(directory) }
+        let first = RecordingSink()
+        let pipeline = UploadPipeline(startingAt: 1000, sink: first, capacity: 64, maxPending: 24, inlineLimit: 0,
+                                      chunkSize: 10, spool: UploadSpool(capacity: 100, directory: directory))
+        for start in stride(from: 1000, to: 1300, by: 20) {
+            #expect(accept(pipeline, pattern(20, from: start)) == 20)
         }
+        try pipeline.drain()
+        // The last 64 bytes are in memory, the 100 before them in the spool, nothing older.
+        #expect(pipeline.heldFrom(1136) && !pipeline.heldFrom(1135))
+        #expect(pipeline.heldBytes(from: 1150) == pattern(150, from: 1150))
+        // The spool file is unlinked: nothing is left behind in the directory.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        let second = RecordingSink()
+        #expect(pipeline.restart(from: 1140, on: second))
+        #expect(accept(pipeline, pattern(10, from: 1300)) == 10)
+        try pipeline.drain()
+        #expect(second.bytes == pattern(170, from: 1140))
+    }
+
+    @Test func aSendFailingDuringTheReplayIsKeptForTheNextResume() throws {
+        let directory = try TestDirectory.make("spool")
+        defer { TestDirectory.cleanUp(directory) }
+        let pipeline = UploadPipeline(startingAt: 0, sink: RecordingSink(), capacity: 64, maxPending: 24, inlineLimit: 0,
+                                      chunkSize: 10, spool: UploadSpool(capacity: 100, directory: directory))
+        #expect(accept(pipeline, pattern(150)) == 150)
+        try pipeline.drain()
+        #expect(pipeline.restart(from: 50, on: RecordingSink(failAfter: 15)))
+        #expect(pipeline.failure != nil)
+        #expect(throws: FTPError.self) { try pipeline.drain() }
+        let third = RecordingSink()
+        #expect(pipeline.restart(from: 60, on: third))
+        try pipeline.drain()
+        #expect(third.bytes == pattern(90, from: 60))
+    }
+
+    @Test func aSpoolThatCannotBeWrittenHoldsNothing() throws {
+        let pipeline = UploadPipeline(startingAt: 0, sink: RecordingSink(), capacity: 64, maxPending: 24, inlineLimit: 0,
+                                      chunkSize: 10, spool: UploadSpool(capacity: 100, directory: "/nonexistent/ftpfs-spool"))
+        #expect(accept(pipeline, pattern(150)) == 150)
+        try pipeline.drain()
+        #expect(pipeline.heldFrom(86) && !pipeline.heldFrom(85))
+        #expect(!pipeline.restart(from: 60, on: RecordingSink()))
     }
 }
