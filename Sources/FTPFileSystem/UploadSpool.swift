@@ -47,17 +47,10 @@ final class UploadSpool {
     /// Reads `buffer.count` bytes from file offset `offset`; false unless all are held.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Bool {
         guard !isBroken, offset >= start, offset + UInt64(buffer.count) <= end else { return false }
-        var done = 0
-        while done < buffer.count {
-            let index = Int((offset + UInt64(done)) % UInt64(capacity))
-            let count = min(buffer.count - done, capacity - index)
-            let got = pread(descriptor, buffer.baseAddress! + done, count, off_t(index))
-            guard got > 0 else {
-                if got < 0 && errno == EINTR { continue }
-                isBroken = true
-                return false
-            }
-            done += got
+        let base = buffer.baseAddress!
+        guard transferRing(count: buffer.count, at: offset, { pread(descriptor, base + $0, $2, off_t($1)) }) else {
+            isBroken = true
+            return false
         }
         return true
     }
@@ -75,16 +68,22 @@ final class UploadSpool {
     }
 
     private func writeRing(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Bool {
+        let base = bytes.baseAddress!
+        return transferRing(count: bytes.count, at: offset) { pwrite(descriptor, base + $0, $2, off_t($1)) }
+    }
+
+    /// Moves `count` bytes between a buffer and the ring at file offset `offset`, in the pieces
+    /// the ring's wrap makes: `io(bufferOffset, ringIndex, length)` is a pread or pwrite.
+    private func transferRing(count: Int, at offset: UInt64, _ io: (Int, Int, Int) -> Int) -> Bool {
         var done = 0
-        while done < bytes.count {
+        while done < count {
             let index = Int((offset + UInt64(done)) % UInt64(capacity))
-            let count = min(bytes.count - done, capacity - index)
-            let written = pwrite(descriptor, bytes.baseAddress! + done, count, off_t(index))
-            guard written > 0 else {
-                if written < 0 && errno == EINTR { continue }
+            let moved = io(done, index, min(count - done, capacity - index))
+            guard moved > 0 else {
+                if moved < 0 && errno == EINTR { continue }
                 return false
             }
-            done += written
+            done += moved
         }
         return true
     }
