@@ -227,6 +227,32 @@ struct VsftpdTestServerTests {
         #expect(result.stderr == "oops\n")
     }
 
+    /// A descriptor inherited by a long-lived child would keep a mount busy
+    /// (fusermount3 -u: EBUSY) in an unrelated test.
+    @Test(arguments: [false, true])
+    func childrenInheritOnlyTheirStandardStreams(killWithTestProcess: Bool) throws {
+        let directory = try TestDirectory.make("inherit")
+        defer { TestDirectory.cleanUp(directory) }
+        let path = directory + "/open-without-cloexec"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+        let descriptor = open(path, O_RDONLY)  // no O_CLOEXEC, as Foundation opens files
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+
+        let child = try ChildProcess(arguments: ["sleep", "30"], killWithTestProcess: killWithTestProcess)
+        defer { child.terminate(grace: .seconds(2)) }
+        // A guarded child is a shell until it execs the program.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (try? String(contentsOfFile: "/proc/\(child.pid)/comm", encoding: .utf8)) != "sleep\n",
+              ContinuousClock.now < deadline {
+            usleep(10_000)
+        }
+        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/fd")
+        let targets = open.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(child.pid)/fd/\($0)") }
+        #expect(!targets.contains(path), "the child holds \(targets)")
+        #expect(Set(open) == ["0", "1", "2"], "the child holds \(targets)")
+    }
+
     @Test func dataSetManifestDetectsChanges() throws {
         let root = try TestDirectory.make("data")
         defer { TestDirectory.cleanUp(root) }

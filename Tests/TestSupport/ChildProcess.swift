@@ -94,6 +94,11 @@ public final class ChildProcess: @unchecked Sendable {
             // dup2 clears FD_CLOEXEC on the copy: the guard sees the pipe as fd 3.
             posix_spawn_file_actions_adddup2(&fileActions, ParentDeathPipe.readEnd, 3)
         }
+        // Foundation opens files without O_CLOEXEC, so a test reading a file in
+        // one mount while another test starts a child would hand that child the
+        // descriptor, and the first mount would stay busy (fusermount3 -u fails
+        // with EBUSY) for as long as the child lives.
+        try closeInheritedDescriptors(&fileActions, from: killWithTestProcess ? 4 : 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -210,6 +215,19 @@ public final class ChildProcess: @unchecked Sendable {
         exec 3<&-
         exec "$@"
         """
+}
+
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34) is not visible from
+/// Swift, so it is looked up at run time.
+private func closeInheritedDescriptors(_ fileActions: inout posix_spawn_file_actions_t, from lowest: Int32) throws {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+        throw TestSupportError("the tests need glibc 2.34 or later (posix_spawn_file_actions_addclosefrom_np)")
+    }
+    let result = unsafeBitCast(symbol, to: AddCloseFrom.self)(&fileActions, lowest)
+    guard result == 0 else {
+        throw TestSupportError("posix_spawn_file_actions_addclosefrom_np: \(String(cString: strerror(result)))")
+    }
 }
 
 /// A connected socket pair, both ends close-on-exec from the start: children
