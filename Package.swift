@@ -2,7 +2,7 @@
 // The layout follows ../shared/DESIGN.md: dependencies point down only.
 //   ftpfs (CLI) → MountOptions, FTPFileSystem, FuseBridge
 //   FTPFileSystem → BlockCache, FTPClient, FuseBridge (for the file system protocol it implements)
-//   FuseBridge → CFuse;  FTPClient → FTPProtocol, CTLS, CLinux
+//   FuseBridge → CFuse, ThreadSupport;  FTPClient → FTPProtocol, CTLS, CLinux
 import PackageDescription
 
 let package = Package(
@@ -32,7 +32,7 @@ let package = Package(
         // The only place FUSE_USE_VERSION is chosen.
         .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
         // Swift adapter over libfuse3's high-level API.
-        .target(name: "FuseBridge", dependencies: ["CFuse"]),
+        .target(name: "FuseBridge", dependencies: ["CFuse", "ThreadSupport"]),
         // Fixed-size blocks of remote files, in memory (LRU) and optionally on disk.
         .target(name: "BlockCache", dependencies: ["ThreadSupport"]),
         // FUSE semantics over FTP.

@@ -44,7 +44,7 @@ public final class ConnectionPool: @unchecked Sendable {
     private var lastRefusal: Double = 0
     private var isShutDown = false
     private var starvationHandler: (@Sendable () -> Bool)?
-    private var firstSessionInfo: (home: String, features: FeatureSet)?
+    private var firstSessionInfo: (home: String, features: FeatureSet, hashAlgorithm: HashAlgorithm?)?
     private var maintenanceStarted = false
     /// Operations waiting in `checkout` for a session: background work leaves them first in line.
     private var waiting = 0
@@ -63,7 +63,7 @@ public final class ConnectionPool: @unchecked Sendable {
         let session = try FTPSession.connect(configuration: configuration, capabilities: capabilities,
                                              logger: logger)
         lock.withLock {
-            firstSessionInfo = (session.homeDirectory, session.features)
+            firstSessionInfo = (session.homeDirectory, session.features, session.remoteHashMethod?.algorithm)
             openCount += 1
             idle.append(IdleSession(session: session, since: MonotonicClock.now))
         }
@@ -112,6 +112,8 @@ public final class ConnectionPool: @unchecked Sendable {
     public var homeDirectory: String { lock.withLock { firstSessionInfo?.home ?? "/" } }
     /// The features the server advertised to the first session.
     public var features: FeatureSet { lock.withLock { firstSessionInfo?.features ?? FeatureSet() } }
+    /// The algorithm the first session would hash uploads with (HASH, XSHA256, …).
+    public var firstSessionHashAlgorithm: HashAlgorithm? { lock.withLock { firstSessionInfo?.hashAlgorithm } }
 
     /// Called when every connection is borrowed and an operation must wait. It may release a
     /// connection held by something idle (a read stream between reads) and returns whether it did.

@@ -11,12 +11,34 @@ public final class DataTransfer {
     private var data: (any ByteStream)?
     private var completion: Reply?
     public private(set) var bytesTransferred: UInt64 = 0
+    /// The sockets `interrupt` breaks off: the data connection's and the control connection's.
+    /// Fixed at the start, so another thread may use them while the owner works.
+    private let interruptible: [Socket]
 
     init(session: FTPSession, data: (any ByteStream)?, command: Command, completed: Reply?) {
         self.session = session
         self.data = data
         self.command = command
         self.completion = completed
+        self.interruptible = [Self.socket(of: data), session.control.socket].compactMap { $0 }
+    }
+
+    private static func socket(of stream: (any ByteStream)?) -> Socket? {
+        switch stream {
+        case let socket as Socket: socket
+        case let tls as TLSStream: tls.socket
+        default: nil
+        }
+    }
+
+    /// Whether this transfer sends (STOR, APPE, STOU) rather than receives.
+    public var isUpload: Bool { ["STOR", "APPE", "STOU"].contains(command.verb.uppercased()) }
+
+    /// From any thread: shuts the data and control connections down, so that whatever the
+    /// owner is blocked on (a send into a stalled server, a wait for its verdict) fails at
+    /// once. The session is lost; the owner's `abort` then only tidies up.
+    public func interrupt() {
+        for socket in interruptible { socket.shutdown() }
     }
 
     deinit {
@@ -54,9 +76,7 @@ public final class DataTransfer {
     /// (as `read` does), or nil when the pipe is full.
     public func splice(into pipe: Int32, count: Int) throws(FTPError) -> Int? {
         guard let stream = data else { return 0 }
-        guard let socket = stream as? Socket else {
-            preconditionFailure("splice on a TLS data connection; check canSplice first")
-        }
+        guard let socket = stream as? Socket else { return nil }  // TLS: `read` decrypts it
         let moved: Int?
         do {
             moved = try socket.splice(into: pipe, count: count)
@@ -112,7 +132,7 @@ public final class DataTransfer {
     /// when there is none: no reply, or one that says the transfer was merely interrupted
     /// (425, 426, 450, 451), which resuming may get past.
     private func refusalAfterBrokenUpload() -> Reply? {
-        guard ["STOR", "APPE", "STOU"].contains(command.verb.uppercased()), session.isUsable else { return nil }
+        guard isUpload, session.isUsable else { return nil }
         data?.close()
         data = nil
         session.transferInProgress = false
@@ -177,23 +197,30 @@ public final class DataTransfer {
     ///
     /// Closing the data connection makes the server's next write fail, and servers then send one
     /// final reply: 426 or 451 usually, 226 when everything was already sent, 450 or 550 on some.
+    /// An upload's data connection is reset rather than closed (a FIN would tell the server the
+    /// file is complete) and followed by ABOR, so the server stops writing the file at once.
     /// A NOOP afterwards proves the reply stream is back in step: anything but its 200 before a
     /// short deadline means the session is closed rather than trusted.
     @discardableResult
     public func abort() -> Bool {
         guard completion == nil else { return session.isUsable }
         completion = Reply(code: .connectionClosedTransferAborted, lines: ["426 aborted by client"])
+        if isUpload, let socket = Self.socket(of: data) {
+            socket.closeAbortively()
+        }
         data?.close()
         data = nil
         session.transferInProgress = false
         guard session.isUsable else { return false }
         do {
             try session.withReplyTimeout(5) { () throws(FTPError) in
+                if isUpload { try session.control.send(.abor) }
                 let final = try session.readReply()
                 session.logger.debug("transfer of \(command.loggable) aborted: \(final.lines.first ?? "")")
                 try session.control.send(.noop)
-                // A server may send one more reply for the aborted transfer before the NOOP's 200.
-                for _ in 0..<3 {
+                // A server may send one more reply for the aborted transfer (and one for ABOR)
+                // before the NOOP's 200.
+                for _ in 0..<4 {
                     let reply = try session.readReply()
                     if reply.code == .commandOK { return }
                 }

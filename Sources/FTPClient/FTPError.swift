@@ -27,6 +27,9 @@ public enum FTPError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// TLS handshake, verification or I/O failed.
     case tls(String)
+    /// The directory could be entered (CWD) but not listed: an upload-only "drop box", where
+    /// the login may store files but not see them.
+    case listingRefused(directory: String, reply: Reply)
 
     public var description: String {
         switch self {
@@ -41,13 +44,16 @@ public enum FTPError: Error, Sendable, CustomStringConvertible {
         case .protocolViolation(let what): "protocol error: \(what)"
         case .invalidArgument(let what): "invalid argument: \(what)"
         case .tls(let what): "TLS: \(what)"
+        case .listingRefused(let directory, let reply):
+            "server refused to list \(directory): \(reply.lines.joined(separator: " / "))"
         }
     }
 
     /// The server's reply code, when the error is a reply.
     public var replyCode: ReplyCode? {
         switch self {
-        case .reply(_, let reply), .loginFailed(let reply), .serviceUnavailable(let reply): reply.code
+        case .reply(_, let reply), .loginFailed(let reply), .serviceUnavailable(let reply),
+             .listingRefused(_, let reply): reply.code
         default: nil
         }
     }
@@ -58,7 +64,7 @@ public enum FTPError: Error, Sendable, CustomStringConvertible {
     public var isConnectionLost: Bool {
         switch self {
         case .timedOut, .connectionClosed, .io, .serviceUnavailable, .protocolViolation: true
-        case .hostNotFound, .connectionRefused, .reply, .loginFailed, .invalidArgument, .tls: false
+        case .hostNotFound, .connectionRefused, .reply, .loginFailed, .invalidArgument, .tls, .listingRefused: false
         }
     }
 }

@@ -26,11 +26,24 @@ extension FTPSession {
         try expect(.rmd(path), { $0.isPositiveCompletion })
     }
 
-    /// RNFR then RNTO. Most servers replace an existing target, as rename(2) does; some (IIS,
-    /// FileZilla Server) refuse, and the caller decides what to do about that.
+    /// RNFR then RNTO, back to back (one round trip). Most servers replace an existing target,
+    /// as rename(2) does; some (IIS, FileZilla Server) refuse, and the caller decides what to do
+    /// about that. A refused RNFR makes the server answer RNTO with 503: RNFR's reply is the
+    /// error then.
     public func rename(_ source: String, to destination: String) throws(FTPError) {
-        try expect(.rnfr(source), { $0 == .fileActionPending })
-        try expect(.rnto(destination), { $0.isPositiveCompletion })
+        let commands: [Command] = [.rnfr(source), .rnto(destination)]
+        let replies = try pipelined(commands)
+        do throws(FTPError) {
+            guard replies[0].code == .fileActionPending else {
+                throw FTPError.reply(command: commands[0].loggable, reply: replies[0])
+            }
+            guard replies[1].code.isPositiveCompletion else {
+                throw FTPError.reply(command: commands[1].loggable, reply: replies[1])
+            }
+        } catch {
+            if error.meaning == .notSupported { capabilities.update { $0.renameUnsupported = true } }
+            throw error
+        }
     }
 
     // MARK: - Modification time
@@ -125,6 +138,14 @@ extension FTPSession {
     }
 
     // MARK: - Integrity
+
+    /// How to have this server hash a file with `algorithm`, if it offers that.
+    public func remoteHashMethod(for algorithm: HashAlgorithm) -> RemoteHashMethod? {
+        if capabilities.snapshot.hashRefused { return nil }
+        if features.contains("HASH"), features.hashAlgorithms.contains(algorithm.rawValue) { return .hash(algorithm) }
+        if features.contains(algorithm.extensionCommand) { return .extensionCommand(algorithm) }
+        return nil
+    }
 
     /// The strongest way this server offers to hash a file: HASH (draft-bryan-ftpext-hash)
     /// with the best algorithm it lists, else an X-command it advertises.

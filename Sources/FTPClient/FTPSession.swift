@@ -127,14 +127,63 @@ public final class FTPSession: @unchecked Sendable {
     /// a 421 at any time means the server is closing the session.
     @discardableResult
     public func execute(_ command: Command) throws(FTPError) -> Reply {
-        precondition(!transferInProgress, "a session with an open transfer cannot run \(command.verb)")
+        try send(command)
+        return try readReply()
+    }
+
+    /// Sends commands back to back, then reads their replies in order: one round trip for
+    /// several commands whose outcome does not change what the next one is (RNFR+RNTO,
+    /// SIZE+MDTM). Every reply is read even when an earlier one is a refusal, so the session
+    /// stays in step. Until the pool has seen this server answer a pipelined exchange, the
+    /// replies after the first are awaited only briefly: a server that reads one command at a
+    /// time and drops the rest would otherwise hold us for the whole timeout. One that does
+    /// drops this session (out of step), is remembered, and gets one command at a time.
+    public func pipelined(_ commands: [Command]) throws(FTPError) -> [Reply] {
+        guard commands.count > 1 else { return try commands.map { (command) throws(FTPError) in try execute(command) } }
+        if capabilities.snapshot.pipelining == .broken {
+            return try commands.map { (command) throws(FTPError) in try execute(command) }
+        }
+        for command in commands { try send(command) }
+        var replies: [Reply] = []
+        replies.append(try readReply())
+        let proven = capabilities.snapshot.pipelining == .works
+        for _ in 1..<commands.count {
+            do {
+                if proven {
+                    replies.append(try readReply())
+                } else {
+                    replies.append(try withReplyTimeout(Self.pipeliningProbeTimeout) { () throws(FTPError) in try readReply() })
+                }
+            } catch {
+                if !proven, case .timedOut = error {
+                    logger.notice("the server does not answer commands sent back to back; sending one at a time from now on")
+                    capabilities.update { $0.pipelining = .broken }
+                }
+                isUsable = false
+                throw error
+            }
+        }
+        if !proven { capabilities.update { $0.pipelining = .works } }
+        return replies
+    }
+
+    /// How long the second reply of a first pipelined exchange may take (see `pipelined`).
+    static let pipeliningProbeTimeout = 3.0
+
+    /// Sends one command line. Never while a transfer holds the session: the server would
+    /// take it as part of the transfer's conversation, and every later reply would be out of
+    /// step (a programming error, reported as such instead of crashing the daemon).
+    private func send(_ command: Command) throws(FTPError) {
+        guard !transferInProgress else {
+            isUsable = false
+            throw .protocolViolation("\(command.verb) sent while a transfer holds the session")
+        }
         do throws(FTPError) {
             try control.send(command)
         } catch {
             if error.isConnectionLost { isUsable = false }
             throw error
         }
-        return try readReply()
     }
 
     /// Runs a command and throws `.reply` unless `accept` takes the reply's code.
@@ -209,6 +258,20 @@ public final class FTPSession: @unchecked Sendable {
     public func list(directory path: String) throws(FTPError) -> DirectoryListing {
         try changeDirectory(path)
         workingDirectoryForLog = path
+        do {
+            return try listWorkingDirectory()
+        } catch {
+            // Entered but not listable: an upload-only directory ("drop box"), not a missing one.
+            if case .reply(_, let reply) = error, error.meaning != .notSupported,
+               reply.code.isPermanentNegative || reply.code == .fileActionNotTaken
+            {
+                throw .listingRefused(directory: path, reply: reply)
+            }
+            throw error
+        }
+    }
+
+    private func listWorkingDirectory() throws(FTPError) -> DirectoryListing {
         if useMLSD {
             do {
                 var listing = try transferListing(command: .mlsd(), machine: true)
@@ -506,6 +569,14 @@ public final class ServerCapabilities: Sendable {
         public var siteCopyRefused = false
         public var hashRefused = false
         public var eprtRefused = false
+        /// RNFR/RNTO answered as unimplemented.
+        public var renameUnsupported = false
+        /// Whether the server answers commands sent back to back (see `FTPSession.pipelined`).
+        public var pipelining = Pipelining.unknown
+    }
+
+    public enum Pipelining: Sendable {
+        case unknown, works, broken
     }
 
     private let state = Mutex(State())

@@ -60,7 +60,10 @@ public final class Socket: ByteStream, @unchecked Sendable {
     public let descriptor: Int32
     public let peer: SocketAddress
     public let local: SocketAddress
-    private let closed = Atomic<Bool>(false)
+    /// Set once the descriptor is closed. `shutdown` and `close` take it as a lock: another
+    /// thread's `shutdown` (cancelling a transfer) must never reach a descriptor number that was
+    /// closed and reused meanwhile.
+    private let closed = Mutex<Bool>(false)
 
     private init(descriptor: Int32, peer: SocketAddress, local: SocketAddress) {
         self.descriptor = descriptor
@@ -289,7 +292,9 @@ public final class Socket: ByteStream, @unchecked Sendable {
     }
 
     public func shutdown() {
-        _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
+        closed.withLock { isClosed in
+            if !isClosed { _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR)) }
+        }
     }
 
     /// Half-closes the sending side: how an upload tells the server the file is complete.
@@ -298,8 +303,24 @@ public final class Socket: ByteStream, @unchecked Sendable {
     }
 
     public func close() {
-        if closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
-            Glibc.close(descriptor)
+        closed.withLock { isClosed in
+            if !isClosed {
+                isClosed = true
+                Glibc.close(descriptor)
+            }
+        }
+    }
+
+    /// Closes with a reset instead of a FIN (SO_LINGER 0): the peer sees the transfer broken
+    /// off, not a complete file. How an abandoned upload ends.
+    public func closeAbortively() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        closed.withLock { isClosed in
+            if !isClosed {
+                _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                isClosed = true
+                Glibc.close(descriptor)
+            }
         }
     }
 }

@@ -1,10 +1,10 @@
 import FTPClient
-import FTPProtocol
 import FuseBridge
 
-/// What the file system was doing when an FTP error happened. The same reply means different
-/// things in different places: a 550 to RETR is a missing file, a 550 to MKD often an existing one.
-enum FileOperation: Sendable {
+/// What the file system was doing when the server failed it. FTPClient decides what a reply
+/// means (`FTPError.Meaning`); the operation only picks the errno a program expects for that
+/// meaning here (an unsupported command is EPERM to a change, EIO to a read).
+enum FileOperation: Sendable, CaseIterable {
     case lookup
     case list
     case read
@@ -15,59 +15,41 @@ enum FileOperation: Sendable {
     case removeDirectory
     case rename
     case setAttributes
+
+    /// Whether the operation changes the server (as opposed to looking at it).
+    var changesServer: Bool {
+        switch self {
+        case .lookup, .list, .read: false
+        case .write, .create, .delete, .makeDirectory, .removeDirectory, .rename, .setAttributes: true
+        }
+    }
 }
 
 extension FTPFileSystem {
     /// The one place where an error becomes an errno.
     ///
-    /// Reply codes follow RFC 959: 550 is "file unavailable" (missing, or not permitted when the
-    /// server says so), 553 a name not allowed, 452/552 out of space, 530 not logged in, 502/504
-    /// not implemented. Connection failures that survived the pool's retries are EIO.
+    /// Never ENOSYS: the kernel takes ENOSYS from flush, open, setxattr and others to mean the
+    /// file system lacks the operation altogether, stops asking, and lets later calls succeed
+    /// without reaching us. A server that lacks a command makes the operation not permitted
+    /// (a change) or fail (a read).
     static func errno(for error: FTPError, during operation: FileOperation) -> Errno {
-        switch error {
-        case .reply(_, let reply):
-            return errno(forReply: reply, during: operation)
-        case .loginFailed:
-            return .accessDenied
-        case .invalidArgument:
-            return .invalidArgument
-        case .hostNotFound, .connectionRefused, .timedOut, .connectionClosed, .io,
-             .serviceUnavailable, .protocolViolation, .tls:
-            return .ioError
-        }
+        errno(for: error.meaning, during: operation)
     }
 
-    static func errno(forReply reply: Reply, during operation: FileOperation) -> Errno {
-        let text = reply.text.lowercased()
-        let deniedWording = ["permission denied", "access denied", "not permitted", "forbidden",
-                             "no permission", "access is denied"]
-        let deniedByText = deniedWording.contains { text.contains($0) }
-        switch reply.code.rawValue {
-        case 550:
-            if deniedByText { return .accessDenied }
-            if text.contains("not empty") { return .directoryNotEmpty }
-            if text.contains("exists") { return .exists }
-            if text.contains("not a directory") { return .notDirectory }
-            if text.contains("is a directory") { return .isDirectory }
-            switch operation {
-            case .lookup, .list, .read, .delete, .removeDirectory, .rename, .setAttributes: return .noSuchFile
-            case .makeDirectory: return .exists
-            case .write, .create: return .accessDenied
-            }
-        case 553:
-            return deniedByText ? .accessDenied : (operation == .create || operation == .write ? .accessDenied : .invalidArgument)
-        case 452, 552:
-            return .noSpace
-        case 530, 532:
-            return .accessDenied
-        case 500, 501, 502, 504:
-            return operation == .setAttributes ? .notPermitted : .notImplemented
-        case 450:
-            return deniedByText ? .accessDenied : .busy
-        case 551:
-            return .invalidArgument
-        default:
-            return .ioError
+    static func errno(for meaning: FTPError.Meaning, during operation: FileOperation) -> Errno {
+        switch meaning {
+        case .notFound: .noSuchFile
+        case .alreadyExists: .exists
+        case .permissionDenied, .loginRefused: .accessDenied
+        case .notSupported: operation.changesServer ? .notPermitted : .ioError
+        case .badArgument: .invalidArgument
+        case .quotaExceeded: .noSpace
+        case .busy: .busy
+        case .notEmpty: .directoryNotEmpty
+        case .notDirectory: .notDirectory
+        case .isDirectory: .isDirectory
+        case .refused: operation.changesServer ? .accessDenied : .noSuchFile
+        case .transferInterrupted, .connectionLost, .unreachable, .tls, .protocolViolation: .ioError
         }
     }
 }

@@ -13,23 +13,20 @@ extension FTPFileSystem {
         // FTP keeps no access time; only the modification time can be set.
         guard let modified else { return }
         if let writer = writer(for: path, handle: handle) {
-            let deferred = writer.lock.withLock { () -> Bool in
-                // An upload still to come would overwrite the time: set it after that upload.
-                guard writer.hasPendingChanges || !writer.existsOnServer else { return false }
-                writer.pendingModificationTime = modified
-                writer.modified = modified
-                writer.publish()
-                return true
-            }
+            // An upload still to come would overwrite the time: set it after that upload.
+            let deferred = writer.lock.withLock { writer.deferModificationTime(modified) }
             if deferred { return }
         }
         let target = serverPath(path)
         do {
-            try pool.withSession { (session) throws(FTPError) in
-                try session.setModificationTime(FTPTimestamp(modified), of: target)
-            }
+            try store.setModificationTime(FTPTimestamp(modified), of: target)
         } catch {
-            if FTPSession.isUnsupported(error), (try? entry(at: path))?.kind == .directory {
+            // Servers refuse times they cannot set in many words: "not implemented", a syntax
+            // error, or a bare 550 that reads as "not found" for a file that is there.
+            let existing = try? entry(at: path)
+            let unsupported = [.notSupported, .badArgument].contains(error.meaning)
+                || (existing != nil && [.notFound, .refused].contains(error.meaning))
+            if unsupported, existing?.kind == .directory {
                 // Servers that set file times often refuse directories; rsync -a and cp -a set
                 // them anyway. The time is kept here until the directory changes.
                 logger.debug("utimens \(path): the server cannot set directory times; keeping it locally")
@@ -40,25 +37,22 @@ extension FTPFileSystem {
             // A server that cannot set times stamps uploads with its own clock: "now" is what
             // it has already (touch of an existing file, or the upload just made).
             let now = Timestamp.now()
-            if FTPSession.isUnsupported(error), abs(now.seconds - modified.seconds) <= 2 {
+            if unsupported, abs(now.seconds - modified.seconds) <= 2 {
                 logger.debug("utimens \(path): the server cannot set times; it keeps its own (now)")
                 return
             }
-            if FTPSession.isUnsupported(error) {
+            if unsupported {
                 logger.notice("utimens \(path): the server offers no MFMT, MDTM or SITE UTIME that works (\(error))")
                 throw .notPermitted
             }
             throw mapped(error, .setAttributes)
         }
         if let writer = writer(for: path, handle: handle) {
-            writer.lock.withLock {
-                writer.modified = modified
-                writer.publish()
-            }
+            writer.lock.withLock { writer.modificationTimeSet(modified) }
         }
-        let entry = try? entry(at: path)
+        let updated = try? entry(at: path)
         listings.updateEntry(at: path) { $0?.modified = FTPTimestamp(modified) }
-        if let size = entry?.size, entry?.kind == .file {
+        if let size = updated?.size, updated?.kind == .file {
             exactTimes.record(path, size: size, time: FTPTimestamp(modified))
         }
     }
@@ -66,22 +60,13 @@ extension FTPFileSystem {
     public func chmod(_ path: String, mode: UInt32, handle: UInt64?) throws(Errno) {
         try requireWritable()
         if let writer = writer(for: path, handle: handle) {
-            let deferred = writer.lock.withLock { () -> Bool in
-                writer.permissions = mode
-                writer.publish()
-                guard writer.hasPendingChanges || !writer.existsOnServer else { return false }
-                writer.pendingMode = mode
-                return true
-            }
+            let deferred = writer.lock.withLock { writer.deferMode(mode) }
             if deferred { return }
         }
-        let target = serverPath(path)
         do {
-            try pool.withSession { (session) throws(FTPError) in
-                try session.changeMode(mode, of: target)
-            }
+            try store.changeMode(mode, of: serverPath(path))
         } catch {
-            if FTPSession.isNotImplemented(error) {
+            if error.meaning == .notSupported {
                 logger.notice("chmod \(path): the server offers no SITE CHMOD")
                 throw .notPermitted
             }
@@ -106,7 +91,7 @@ extension FTPFileSystem {
                               offset destinationOffset: Int64, length: Int) throws(Errno) -> Int
     {
         try requireWritable()
-        guard !pool.capabilities.snapshot.siteCopyRefused, sourceOffset == 0, destinationOffset == 0,
+        guard store.abilities.mayCopyOnServer, sourceOffset == 0, destinationOffset == 0,
               let sourceFile = openFiles.file(sourceHandle), let writer = openFiles.file(destinationHandle)?.writer,
               writers.writer(for: sourceFile.path)?.hasPendingChangesLocked != true
         else { throw .notSupported }
@@ -114,24 +99,16 @@ extension FTPFileSystem {
         guard UInt64(length) >= sourceSize else { throw .notSupported }
         return try writer.lock.withLock { () throws(Errno) -> Int in
             // Only into a file that is empty and has nothing pending but becoming empty.
-            guard case .idle = writer.state, writer.size == 0, writer.failure == nil else { throw .notSupported }
+            guard writer.size == 0, writer.isEmptyOrClean else { throw .notSupported }
             let from = sourceFile.serverPath
             let to = writer.serverPath
             do {
-                try pool.withSession(idempotent: false) { (session) throws(FTPError) in
-                    try session.serverCopy(from: from, to: to)
-                }
+                try store.serverCopy(from: from, to: to)
             } catch {
                 logger.debug("server-side copy \(from) → \(to) not possible (\(error)); copying through ftpfs")
                 throw .notSupported
             }
-            writer.existsOnServer = true
-            writer.hadServerFile = true
-            writer.needsUpload = false
-            writer.size = sourceSize
-            writer.modified = .now()
-            writer.generation &+= 1
-            writer.publish()
+            writer.copiedOnServer(size: sourceSize)
             recordCommitted(writer)
             return Int(sourceSize)
         }

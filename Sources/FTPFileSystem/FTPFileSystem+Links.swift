@@ -127,23 +127,19 @@ extension FTPFileSystem {
         let parent = FTPPath.parent(serverPath)
         let name = FTPPath.lastComponent(serverPath)
         if serverPath == "/" { return ListingEntry(name: "/", kind: .directory) }
-        return try? pool.withSession { (session) throws(FTPError) -> ListingEntry? in
-            try session.list(directory: parent).entries.first { $0.name == name }
-        }
+        return (try? store.list(parent))?.entries.first { $0.name == name }
     }
 
     /// Asks the server what a link is by using it: a directory when CWD into it works, a file
     /// (with its size and time) when SIZE does.
     private func probeOnServer(_ serverPath: String) -> ListingEntry? {
         let name = FTPPath.lastComponent(serverPath)
-        return try? pool.withSession { (session) throws(FTPError) -> ListingEntry? in
-            if (try? session.changeDirectory(serverPath)) != nil {
-                return ListingEntry(name: name, kind: .directory)
-            }
-            guard let size = try? session.size(of: serverPath) else { return nil }
-            let modified = try? session.modificationTime(of: serverPath)
-            return ListingEntry(name: name, kind: .file, size: size, modified: modified)
+        if (try? store.enterDirectory(serverPath)) != nil {
+            return ListingEntry(name: name, kind: .directory)
         }
+        guard let size = try? store.size(of: serverPath) else { return nil }
+        let modified = try? store.modificationTime(of: serverPath)
+        return ListingEntry(name: name, kind: .file, size: size, modified: modified)
     }
 }
 

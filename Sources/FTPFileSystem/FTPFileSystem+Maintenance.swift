@@ -41,7 +41,7 @@ extension FTPFileSystem {
     ///     blocks: 12 read, 75% from cache (1.5 MiB held); read 1.2 GiB, written 30.0 MiB;
     ///     1 file open for writing; errors: 0
     public func statusSummary() -> String {
-        let connections = pool.counts
+        let connections = store.connectionCounts
         let lookups = activity.listingLookups.load(ordering: .relaxed)
         let fetches = activity.listingFetches.load(ordering: .relaxed)
         let hitRate = lookups == 0 ? "" : ", \(Int((Double(lookups - min(fetches, lookups)) / Double(lookups) * 100).rounded()))% from cache"

@@ -10,58 +10,90 @@ import Glibc
 /// Names: unlink, mkdir, rmdir, rename and symlink. Each updates the listing cache in place, so
 /// the next `ls` here shows the change without listing the directory again.
 extension FTPFileSystem {
-    /// Runs a change that must not be blindly repeated (DELE, MKD, RMD, RNFR/RNTO). When the
-    /// connection drops before the reply, the server may or may not have done it: `hasHappened`
-    /// looks, on a new connection, and the change is repeated only when it has not.
-    func performChange(_ operation: FileOperation, _ change: (FTPSession) throws(FTPError) -> Void,
-                       hasHappened: (FTPSession) throws(FTPError) -> Bool) throws(FTPError)
-    {
-        let deadline = pool.deadline()
-        while true {
-            do {
-                try pool.withSession(idempotent: false, deadline: deadline, change)
-                return
-            } catch where error.isConnectionLost && MonotonicClock.now < deadline {
-                logger.info("connection lost during \(operation) (\(error)); checking whether the server did it")
-                if try pool.withSession(deadline: deadline, hasHappened) { return }
-            }
-        }
-    }
-
-    /// The entry at a server path, looked up in a fresh listing of its parent (nil: missing).
-    static func serverEntry(at path: String, on session: FTPSession) throws(FTPError) -> ListingEntry? {
-        let name = FTPPath.lastComponent(path)
-        do {
-            return try session.list(directory: FTPPath.parent(path)).entries.first { $0.name == name }
-        } catch {
-            if error.replyCode == .fileUnavailable { return nil }
-            throw error
-        }
-    }
-
     public func unlink(_ path: String) throws(Errno) {
         try requireWritable()
+        var serverHasFile = true
         if let writer = writers.writer(for: path) {
-            let onlyLocal = writer.lock.withLock { () -> Bool in
-                discardPending(writer)
-                writer.isDeleted = true
-                writer.needsUpload = false
-                return !writer.existsOnServer
-            }
+            // Handles that write it go on with a local copy; the name goes at once.
+            writer.lockInterruptingStalledStream()
+            serverHasFile = writer.unlink()
+            writer.lock.unlock()
             writers.disown(path, from: writer)
-            if onlyLocal {
-                forgetEntry(path)
-                return
+            for reader in openFiles.readers(of: path) {
+                reader.lock.withLock { reader.linkedWriter = writer }
             }
         }
-        let target = serverPath(path)
-        do {
-            try performChange(.delete, { (session) throws(FTPError) in try session.delete(target) },
-                              hasHappened: { (session) throws(FTPError) in try Self.serverEntry(at: target, on: session) == nil })
-        } catch {
-            throw mapped(error, .delete)
+        if serverHasFile {
+            let target = serverPath(path)
+            if hideForOpenReaders(path) == nil {
+                do {
+                    try changes.perform("delete \(target)", { () throws(FTPError) in try store.delete(target) },
+                                       hasHappened: { () throws(FTPError) in try changes.entry(at: target) == nil })
+                } catch {
+                    throw mapped(error, .delete)
+                }
+            }
         }
         forgetEntry(path)
+    }
+
+    /// When handles only read `path`, its file is renamed to a hidden temporary instead of
+    /// being deleted (as NFS does): they read on from there, and the last to close deletes it.
+    /// Returns the hidden copy's server path when it did that (nil: nobody reads it, or the
+    /// server would not rename).
+    @discardableResult
+    func hideForOpenReaders(_ path: String) -> String? {
+        let readers = openFiles.readers(of: path)
+        guard !readers.isEmpty, store.abilities.mayRename else { return nil }
+        let target = serverPath(path)
+        let hidden = names.make(.unlinked, beside: target)
+        journal?.recordTemporary(hidden)
+        do throws(FTPError) {
+            try changes.perform("hide \(target)", { () throws(FTPError) in try store.rename(target, to: hidden) },
+                                hasHappened: { () throws(FTPError) in
+                                    guard try changes.entry(at: hidden) != nil else { return false }
+                                    return try changes.entry(at: target) == nil
+                                })
+        } catch {
+            journal?.recordGone(hidden)
+            logger.info("could not keep \(path) for the handles still reading it (\(error))")
+            return nil
+        }
+        let copy = HiddenCopy(handles: readers.count)
+        let hiddenPath = FTPPath.join(FTPPath.parent(path), FTPPath.lastComponent(hidden))
+        for reader in readers {
+            reader.lock.withLock {
+                reader.hiddenCopy = copy
+                reader.path = hiddenPath
+                reader.pathSnapshot = hiddenPath
+                reader.serverPath = hidden
+                reader.serverPathSnapshot = hidden
+            }
+        }
+        logger.debug("\(path) unlinked while \(readers.count) handle(s) read it: kept as \(hidden) until they close")
+        return hidden
+    }
+
+    /// Puts a file hidden for its readers back under `path` (a rename over it failed).
+    private func unhide(_ hidden: String, to path: String) {
+        let target = serverPath(path)
+        do throws(FTPError) {
+            try store.rename(hidden, to: target)
+            journal?.recordGone(hidden)
+        } catch {
+            logger.error("could not move \(target) back from \(hidden): \(error); the next mount restores it")
+            return
+        }
+        let hiddenPath = FTPPath.join(FTPPath.parent(path), FTPPath.lastComponent(hidden))
+        for reader in openFiles.readers(of: hiddenPath) {
+            reader.lock.withLock {
+                reader.hiddenCopy = nil
+                reader.path = path
+                reader.pathSnapshot = path
+                reader.serverPath = target
+                reader.serverPathSnapshot = target
+            }
+        }
     }
 
     private func forgetEntry(_ path: String) {
@@ -75,17 +107,15 @@ extension FTPFileSystem {
         try requireWritable()
         let target = serverPath(path)
         do {
-            try performChange(.makeDirectory, { (session) throws(FTPError) in try session.makeDirectory(target) },
-                              hasHappened: { (session) throws(FTPError) in
-                                  try Self.serverEntry(at: target, on: session)?.kind == .directory
-                              })
+            try changes.perform("mkdir \(target)", { () throws(FTPError) in try store.makeDirectory(target) },
+                                hasHappened: { () throws(FTPError) in try changes.entry(at: target)?.kind == .directory })
         } catch {
             // vsftpd says "550 Create directory operation failed." whether the name exists or
             // permission is missing: look before choosing EEXIST.
-            if error.replyCode?.isPermanentNegative == true {
+            if [.refused, .alreadyExists, .permissionDenied].contains(error.meaning) {
                 listings.invalidate(path)
                 if (try? entry(at: path)) != nil { throw .exists }
-                throw Self.errno(forReply: Reply(code: error.replyCode!, lines: []), during: .create)
+                throw Self.errno(for: error.meaning == .refused ? .permissionDenied : error.meaning, during: .makeDirectory)
             }
             throw mapped(error, .makeDirectory)
         }
@@ -101,12 +131,12 @@ extension FTPFileSystem {
         try requireWritable()
         let target = serverPath(path)
         do {
-            try performChange(.removeDirectory, { (session) throws(FTPError) in try session.removeDirectory(target) },
-                              hasHappened: { (session) throws(FTPError) in try Self.serverEntry(at: target, on: session) == nil })
+            try changes.perform("rmdir \(target)", { () throws(FTPError) in try store.removeDirectory(target) },
+                                hasHappened: { () throws(FTPError) in try changes.entry(at: target) == nil })
         } catch {
             // "550 Remove directory operation failed." (vsftpd) may mean not empty, missing or
             // not permitted: look.
-            if error.replyCode?.isPermanentNegative == true {
+            if [.refused, .notFound, .permissionDenied, .notEmpty].contains(error.meaning) {
                 listings.invalidateTree(path)
                 listings.invalidate(path)
                 guard let entry = try? entry(at: path) else { throw .noSuchFile }
@@ -132,10 +162,11 @@ extension FTPFileSystem {
 
         // The server can only rename what it has: finish pending uploads of the source first.
         if let writer = writers.writer(for: source) {
-            try writer.lock.withLock { () throws(Errno) in try commit(writer) }
+            try writer.lock.withLock { () throws(Errno) in try writer.commit() }
         }
         let sourceEntry = try entry(at: source)
         let destinationEntry = try? entry(at: destination)
+        var removedDirectory = false
         if let destinationEntry {
             if flags & noReplace != 0 { throw .exists }
             if destinationEntry.kind == .directory && sourceEntry.kind != .directory { throw .isDirectory }
@@ -144,34 +175,31 @@ extension FTPFileSystem {
                 // rename(2) may replace an empty directory.
                 guard try directoryListing(of: destination).ordered.isEmpty else { throw .directoryNotEmpty }
                 try rmdir(destination)
+                removedDirectory = true
             }
         }
-        if let writer = writers.writer(for: destination) {
-            // Whatever was pending for the name being replaced is overwritten by the rename.
-            writer.lock.withLock {
-                discardPending(writer)
-                writer.isDeleted = true
-            }
-            writers.disown(destination, from: writer)
-        }
-
         let from = serverPath(source)
         let to = serverPath(destination)
         let replacesFile = destinationEntry != nil && destinationEntry?.kind != .directory
+        // Handles reading the file being replaced keep reading it: it is set aside for them.
+        let hiddenDestination = replacesFile ? hideForOpenReaders(destination) : nil
         do {
-            try performChange(.rename, { (session) throws(FTPError) in
-                if replacesFile {
-                    try replace(to, with: from, on: session)
-                } else {
-                    try session.rename(from, to: to)
-                }
-            }, hasHappened: { (session) throws(FTPError) in
-                let sourceGone = try Self.serverEntry(at: from, on: session) == nil
-                let destinationThere = try Self.serverEntry(at: to, on: session) != nil
-                return sourceGone && destinationThere
-            })
+            try changes.move(from, over: to, expectedSize: sourceEntry.kind == .file ? sourceEntry.size : nil)
         } catch {
+            // Put back what rename(2) would not have touched.
+            if removedDirectory { try? store.makeDirectory(to) }
+            if let hiddenDestination { unhide(hiddenDestination, to: destination) }
             throw mapped(error, .rename)
+        }
+        if let writer = writers.writer(for: destination) {
+            // The file being replaced: its handles go on with a local copy.
+            writer.lockInterruptingStalledStream()
+            writer.replacedByRename()
+            writer.lock.unlock()
+            writers.disown(destination, from: writer)
+            for reader in openFiles.readers(of: destination) {
+                reader.lock.withLock { reader.linkedWriter = writer }
+            }
         }
 
         listings.updateEntry(at: source) { $0 = nil }
@@ -194,11 +222,9 @@ extension FTPFileSystem {
         try requireWritable()
         let location = serverPath(path)
         do {
-            try pool.withSession(idempotent: false) { (session) throws(FTPError) in
-                try session.symlink(target: target, at: location)
-            }
+            try store.symlink(target: target, at: location)
         } catch {
-            if FTPSession.isNotImplemented(error) {
+            if error.meaning == .notSupported {
                 logger.notice("symlink \(path): the server offers no SITE SYMLINK")
                 throw .notPermitted
             }

@@ -10,21 +10,20 @@ extension FTPFileSystem {
     /// stale before it is read; and in active mode, where every listing has the server connect
     /// back to us: firewalls and NAT make that fragile enough one at a time, and some servers
     /// stall when several sessions do it at once (pyftpdlib 1.5 leaves some of them hanging).
-    static func makePrefetcher(pool: ConnectionPool, listings: ListingCache, configuration: FileSystemConfiguration,
-                               logger: Logger) -> DirectoryPrefetcher<FTPSession>?
+    static func makePrefetcher(store: any RemoteStore, listings: ListingCache, configuration: FileSystemConfiguration,
+                               logger: Logger) -> DirectoryPrefetcher<any RemoteLister>?
     {
-        let concurrency = pool.maxConnections - 1
-        guard concurrency > 0, configuration.directoryCacheTimeout > 0 else { return nil }
-        if case .active = pool.configuration.dataConnectionMode { return nil }
+        let concurrency = store.maxConcurrentOperations - 1
+        guard concurrency > 0, configuration.directoryCacheTimeout > 0, store.listsAheadSafely else { return nil }
         let root = configuration.rootPath
         let limits = WalkPrefetchPolicy.Limits(maxConcurrent: concurrency,
                                                aheadLifetime: configuration.directoryCacheTimeout)
         return DirectoryPrefetcher(limits: limits, cache: listings, operations: .init(
-            acquire: { pool.checkoutIfAvailable() },
-            release: { pool.checkin($0) },
-            list: { session, path in
+            acquire: { store.idleLister() },
+            release: { $0.giveBack() },
+            list: { lister, path in
                 do {
-                    let listing = try session.list(directory: serverPath(path, root: root))
+                    let listing = try lister.list(serverPath(path, root: root))
                     return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
                 } catch {
                     // The walk lists it itself when it gets there, and reports what fails then.
@@ -32,7 +31,7 @@ extension FTPFileSystem {
                     return nil
                 }
             },
-            shouldYield: { pool.hasWaiters }))
+            shouldYield: { store.hasWaiters }))
     }
 
     /// The server path for a path under the mountpoint ("/" is the root), for a mount of `root`.

@@ -32,42 +32,49 @@ extension FTPFileSystem {
         try file.throwFailure(since: arrival)
 
         // A file being written is read from where its bytes are.
-        if let writer = file.writer ?? writers.writer(for: file.path) {
+        var limit: UInt64?
+        if let writer = file.writer ?? file.linkedWriter ?? writers.writer(for: file.path) {
             writer.lock.lock()
-            switch writer.state {
-            case .staged(let staged):
+            let source: FileWriter.ReadSource
+            do {
+                source = try writer.readSource()
+            } catch {
+                writer.lock.unlock()
+                throw error
+            }
+            let size = writer.size
+            let generation = writer.generation
+            switch source {
+            case .local(let staged):
                 defer { writer.lock.unlock() }
-                let available = writer.size > UInt64(offset) ? Int(min(UInt64(buffer.count), writer.size - UInt64(offset))) : 0
+                let available = size > UInt64(offset) ? Int(min(UInt64(buffer.count), size - UInt64(offset))) : 0
                 return try staged.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<available]),
                                        at: UInt64(offset))
-            case .streaming, .suspended:
-                // What was streamed is on the server only once the upload completes.
-                do {
-                    try commit(writer)
-                } catch {
-                    writer.lock.unlock()
-                    throw error
-                }
-            case .idle:
-                break
+            case .nothing:
+                writer.lock.unlock()
+                return 0
+            case .server(let path):
+                writer.lock.unlock()
+                file.discardReadState(generation: generation, source: path)
+                limit = size
             }
-            let emptyUntilUploaded = writer.needsUpload
-            let generation = writer.generation
-            writer.lock.unlock()
-            if emptyUntilUploaded { return 0 }
-            file.discardReadState(pool: pool, generation: generation)
+        } else if file.readSource != nil {
+            file.discardReadState(generation: file.readGeneration, source: nil)
         }
+        if let limit, UInt64(offset) >= limit { return 0 }
+        let wanted = limit.map { Int(min(UInt64(buffer.count), $0 - UInt64(offset))) } ?? buffer.count
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<wanted])
 
         var filled = 0
-        let deadline = pool.deadline()
+        let deadline = store.deadline()
         waitForEarlierReads(file, before: UInt64(offset))
-        file.resumeParkedStream(for: UInt64(offset), window: configuration.readThroughWindow, pool: pool)
+        file.resumeParkedStream(for: UInt64(offset), window: configuration.readThroughWindow)
         if let cached = cachedVersion(of: file) {
             do {
                 filled = try readBlocks(file, cached.cache, cached.version, into: buffer, at: UInt64(offset),
                                         deadline: deadline)
             } catch {
-                file.closeStream(pool: pool)
+                file.closeStream()
                 // The stream path below retries from where the stream broke, or reports it.
                 logger.info("block read of \(path) at \(offset) failed (\(error)); reading through the stream")
             }
@@ -93,9 +100,34 @@ extension FTPFileSystem {
                 try recoverStream(of: file, from: error, at: position, deadline: deadline)
             }
         }
+        if filled < buffer.count, limit == nil {
+            try checkEndOfFile(file, at: UInt64(offset) + UInt64(filled))
+        }
         file.touch()
         activity.recordRead(filled)
         return filled
+    }
+
+    /// The server ended the file at `end`. When the size the kernel was given says there is
+    /// more (the file shrank after it was listed, or the server's SIZE or listing promised more
+    /// than RETR delivers), the kernel would fill the rest with zeros: bytes the server never
+    /// sent. So the read fails with EIO instead, and the size is corrected everywhere it is
+    /// kept (the listing, the handle, the kernel's caches) for the next attempt. Call with the
+    /// file locked.
+    private func checkEndOfFile(_ file: OpenFile, at end: UInt64) throws(Errno) {
+        let promised = file.currentAttributes().size
+        guard end < promised else { return }
+        logger.warning("\(file.path): the server sent \(end) bytes where \(promised) were announced; correcting the size")
+        file.correctSize(to: end)
+        let path = file.path
+        listings.updateEntry(at: path) { entry in
+            if entry?.kind == .file { entry?.size = end }
+        }
+        exactTimes.forget(path)
+        pageCacheValidity.forget(path)
+        kernelInvalidator?(path)
+        file.recordFailure(.ioError)
+        throw .ioError
     }
 
     /// Serves a read by splicing the stream's bytes into the kernel's reply pipe: they never
@@ -117,17 +149,21 @@ extension FTPFileSystem {
             file.lock.unlock()
         }
         try file.throwFailure(since: arrival)
-        if file.writer != nil || writers.writer(for: file.path) != nil { return nil }
+        if file.writer != nil || file.linkedWriter != nil || file.readSource != nil
+            || writers.writer(for: file.path) != nil
+        {
+            return nil
+        }
         let start = UInt64(offset)
         if file.reorderBuffer.holds(start) { return nil }
         waitForEarlierReads(file, before: start)
-        file.resumeParkedStream(for: start, window: 0, pool: pool)
+        file.resumeParkedStream(for: start, window: 0)
         if let stream = file.stream, stream.position != start { return nil }
         // A seek to a fresh place goes through the block cache (`read`).
         if file.stream == nil, start != 0, cachedVersion(of: file) != nil { return nil }
 
         var moved = 0
-        let deadline = pool.deadline()
+        let deadline = store.deadline()
         while moved < size {
             let position = start + UInt64(moved)
             if let end = file.endOfFile, position >= end { break }
@@ -139,7 +175,7 @@ extension FTPFileSystem {
                 }
                 stream.position += UInt64(count)
                 if count == 0 {
-                    file.reachedEnd(at: stream.position, pool: pool)
+                    file.reachedEnd(at: stream.position)  // `read` checks the end against the size
                     break
                 }
                 moved += count
@@ -161,8 +197,8 @@ extension FTPFileSystem {
     private func recoverStream(of file: OpenFile, from error: FTPError, at position: UInt64,
                                deadline: Double) throws(Errno)
     {
-        file.closeStream(pool: pool)
-        if error.isConnectionLost || error.isTransferInterrupted, MonotonicClock.now < deadline {
+        file.closeStream()
+        if [.connectionLost, .transferInterrupted].contains(error.meaning), MonotonicClock.now < deadline {
             logger.info("read of \(file.path) at \(position) failed (\(error)); resuming")
             usleep(20_000)
             return
@@ -191,19 +227,14 @@ extension FTPFileSystem {
     /// How long a read waits for the reads before it (see `waitForEarlierReads`).
     static let earlierReadsWait = 0.005
 
-    /// The file's stream, or a new RETR at `position` when it has none. Call with the file locked.
+    /// The file's stream, or a new RETR at `position` when it has none: of the file, or of
+    /// where a writer's bytes are (`readSource`). Call with the file locked.
     private func existingOrNewStream(_ file: OpenFile, at position: UInt64, deadline: Double) throws(FTPError) -> ReadStream {
         if let stream = file.stream { return stream }
-        let session = try pool.checkout(deadline: deadline)
-        do {
-            let transfer = try session.retrieve(file.serverPath, from: position)
-            let stream = ReadStream(transfer: transfer, position: position)
-            file.setStream(stream)
-            return stream
-        } catch {
-            pool.checkin(session)
-            throw error
-        }
+        let transfer = try store.download(file.readSource ?? file.serverPath, from: position, deadline: deadline)
+        let stream = ReadStream(transfer: transfer, position: position)
+        file.setStream(stream)
+        return stream
     }
 
     /// Reads the next bytes at `position` into `destination` from the file's stream, starting
@@ -216,7 +247,7 @@ extension FTPFileSystem {
         if let stream = file.stream, position != stream.position {
             let isShortlyAhead = position > stream.position
                 && position - stream.position <= configuration.readThroughWindow
-            if !isShortlyAhead { file.setStreamAside(pool: pool) }
+            if !isShortlyAhead { file.setStreamAside() }
         }
         let stream = try existingOrNewStream(file, at: position, deadline: deadline)
 
@@ -233,7 +264,7 @@ extension FTPFileSystem {
             file.reorderBuffer.insert(offset: stream.position, bytes: Array(gap[0..<got]))
             stream.position += UInt64(got)
             if got < gapLength {
-                file.reachedEnd(at: stream.position, pool: pool)
+                file.reachedEnd(at: stream.position)
                 return 0
             }
         }
@@ -242,7 +273,7 @@ extension FTPFileSystem {
         stream.position += UInt64(count)
         if count == 0 {
             // The server confirmed the end of the transfer: the session is free again.
-            file.reachedEnd(at: stream.position, pool: pool)
+            file.reachedEnd(at: stream.position)
         }
         return count
     }
@@ -250,7 +281,9 @@ extension FTPFileSystem {
     /// The open file's content version in the block cache: nil without a cache, for files
     /// being written, and for empty files.
     func cachedVersion(of file: OpenFile) -> (cache: BlockCache, version: ContentVersion)? {
-        guard let cache = configuration.blockCache, cache.isEnabled, file.writer == nil else { return nil }
+        guard let cache = configuration.blockCache, cache.isEnabled, file.writer == nil, file.readSource == nil,
+              file.linkedWriter == nil
+        else { return nil }
         let attributes = file.currentAttributes()
         guard attributes.size > 0 else { return nil }
         let modified = Int64(attributes.modified.seconds) * 1_000_000_000 + Int64(attributes.modified.nanoseconds)
@@ -306,7 +339,7 @@ extension FTPFileSystem {
                 continue
             }
             let start = index * blockSize
-            if let stream = file.stream, stream.position != start { file.setStreamAside(pool: pool) }
+            if let stream = file.stream, stream.position != start { file.setStreamAside() }
             let stream = try existingOrNewStream(file, at: start, deadline: deadline)
             let block = UnsafeMutableRawBufferPointer.allocate(byteCount: cache.length(ofBlock: index, in: version),
                                                                alignment: 16)
@@ -325,7 +358,7 @@ extension FTPFileSystem {
             }
             if got < block.count {
                 // The file is shorter than when it was opened: serve what there is, keep nothing.
-                file.reachedEnd(at: stream.position, pool: pool)
+                file.reachedEnd(at: stream.position)
                 return filled + count
             }
             cache.store(version, block: index, bytes: Array(block))
@@ -341,7 +374,7 @@ extension FTPFileSystem {
         let files = openFiles.filesWithStreams()
         for file in files where file.lock.tryLock() {
             defer { file.lock.unlock() }
-            if file.stopParkedStreams(pool: pool) {
+            if file.stopParkedStreams() {
                 logger.debug("reclaiming the parked read streams of \(file.path) for another operation")
                 return true
             }
@@ -351,7 +384,7 @@ extension FTPFileSystem {
             defer { file.lock.unlock() }
             if file.stream != nil {
                 logger.debug("reclaiming the idle read stream of \(file.path) for another operation")
-                file.closeStream(pool: pool)
+                file.closeStream()
                 return true
             }
         }

@@ -1,13 +1,14 @@
 import FTPClient
 import FTPProtocol
 import FuseBridge
+import ThreadSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Opening, writing, flushing and truncating files. The mechanics of getting bytes to the
-/// server are in FTPFileSystem+Upload.swift; see `FileWriter` for the states a file goes through.
+/// Opening, writing, flushing and truncating files: each calls a transition of the path's
+/// `FileWriter`, which holds the state and does the uploading.
 extension FTPFileSystem {
     func requireWritable() throws(Errno) {
         if configuration.readOnly { throw .readOnlyFileSystem }
@@ -15,19 +16,26 @@ extension FTPFileSystem {
 
     public func create(_ path: String, mode: UInt32, flags: Int32) throws(Errno) -> OpenedFile {
         try requireWritable()
+        // The kernel creates only after a lookup said "missing", and that may come from a
+        // listing up to dir_cache_timeout old. When what is there matters (O_EXCL; O_APPEND or
+        // no O_TRUNC, which keep an existing file's content), ask the server.
+        if flags & O_EXCL != 0 || flags & O_TRUNC == 0, let existing = existingOnServer(path) {
+            if flags & O_EXCL != 0 { throw .exists }
+            logger.info("\(path) exists on the server after all (another client made it): opening it")
+            listings.updateEntry(at: path) { $0 = existing }
+            return try open(path, flags: flags & ~O_CREAT)
+        }
         let now = Timestamp.now()
         let permissions = mode & 0o7777
+        let context = writerContext!
         let writer = writers.attach(path) {
-            FileWriter(path: path, serverPath: serverPath(path), size: 0, modified: now, permissions: permissions,
-                       existsOnServer: false, needsUpload: true)
+            FileWriter(path: path, serverPath: serverPath(path), context: context, existing: nil,
+                       created: (now, permissions))
         }
-        writer.lock.withLock {
-            writer.publish()
-            // Visible at once to this machine (ls, stat); the server gets it at the first flush.
-            listings.updateEntry(at: path) {
-                $0 = ListingEntry(name: FTPPath.lastComponent(path), kind: .file, size: 0,
-                                  modified: FTPTimestamp(now), mode: permissions)
-            }
+        // Visible at once to this machine (ls, stat); the server gets it at the first flush.
+        listings.updateEntry(at: path) {
+            $0 = ListingEntry(name: FTPPath.lastComponent(path), kind: .file, size: 0,
+                              modified: FTPTimestamp(now), mode: permissions)
         }
         pageCacheValidity.forget(path)
         exactTimes.forget(path)
@@ -37,6 +45,28 @@ extension FTPFileSystem {
                      reorderBufferSize: configuration.reorderBufferSize, writer: writer)
         }
         return OpenedFile(handle: file.handle, directIO: Self.bypassesPageCache(flags))
+    }
+
+    /// The entry at `path` when the server has one that the cache did not know about: asked
+    /// only when the cache's word that the name is missing is older than `revalidateInterval`.
+    /// Nil when missing, or when the server cannot say (a drop box).
+    func existingOnServer(_ path: String) -> ListingEntry? {
+        if listings.knowsMissing(path, within: configuration.revalidateInterval) { return nil }
+        let parent = serverPath(FTPPath.parent(path))
+        if dropBoxes.contains(parent) { return nil }
+        let target = serverPath(path)
+        if store.abilities.canStatOnePath {
+            do {
+                let entry = try store.stat(target)
+                return entry.kind == .directory ? nil : entry
+            } catch where error.meaning == .notFound {
+                listings.storeEntry(nil, at: path)
+                return nil
+            } catch {
+                // MLST refused: the listing tells.
+            }
+        }
+        return (try? changes.entry(at: target)).flatMap { $0?.kind == .directory ? nil : $0 }
     }
 
     public func open(_ path: String, flags: Int32) throws(Errno) -> OpenedFile {
@@ -51,19 +81,22 @@ extension FTPFileSystem {
         }
         var writer: FileWriter?
         if writes {
+            let context = writerContext!
             let opened = writers.attach(path) {
-                let writer = FileWriter(path: path, serverPath: serverPath(path), size: attributes.size,
-                                        modified: attributes.modified, permissions: attributes.permissions,
-                                        existsOnServer: true, needsUpload: false)
-                writer.originalPermissions = attributes.permissions
-                return writer
+                FileWriter(path: path, serverPath: serverPath(path), context: context, existing: attributes)
             }
             if flags & O_TRUNC != 0 {
+                opened.lockInterruptingStalledStream()
+                var failure: Errno?
                 do {
-                    try opened.lock.withLock { () throws(Errno) in try truncateLocked(opened, to: 0) }
+                    try opened.truncate(to: 0)
                 } catch {
+                    failure = error
+                }
+                opened.lock.unlock()
+                if let failure {
                     releaseWriter(opened)
-                    throw error
+                    throw failure
                 }
             }
             writer = opened
@@ -93,58 +126,14 @@ extension FTPFileSystem {
     {
         guard let file = openFiles.file(handle), let writer = file.writer else { throw .badFileDescriptor }
         guard offset >= 0 else { throw .invalidArgument }
-        writer.lock.lock()
-        defer { writer.lock.unlock() }
-        if writer.isDeleted { return bytes.count }  // an unlinked file's data goes nowhere
-        if let failure = writer.failure { throw failure }
-        let start = UInt64(offset)
-        try write(bytes, at: start, through: writer)
-        writer.size = max(writer.size, start + UInt64(bytes.count))
-        writer.modified = .now()
-        writer.publish()
+        try writer.lock.withLock { () throws(Errno) in try writer.write(bytes, at: UInt64(offset)) }
         activity.recordWrite(bytes.count)
         return bytes.count
     }
 
-    /// Routes one write: into the open stream when it continues it, into a new STOR or APPE when
-    /// it starts the file or continues its end, and into the staged copy otherwise.
-    private func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, through writer: FileWriter) throws(Errno) {
-        switch writer.state {
-        case .streaming(let stream) where stream.position == offset:
-            try send(bytes, on: stream, of: writer)
-            return
-        case .suspended(let suspended) where suspended.position == offset:
-            try resume(writer, suspended)
-            if case .streaming(let stream) = writer.state {
-                try send(bytes, on: stream, of: writer)
-                return
-            }
-        case .idle where offset == 0 && writer.size == 0 && (writer.needsUpload || !writer.existsOnServer):
-            try startUpload(writer, appending: false)
-            if case .streaming(let stream) = writer.state {
-                try send(bytes, on: stream, of: writer)
-                return
-            }
-        case .idle where offset == writer.size && writer.existsOnServer && !writer.needsUpload:
-            do {
-                try startUpload(writer, appending: true)
-            } catch where error == .notImplemented {
-                break  // no APPE: stage below
-            }
-            if case .streaming(let stream) = writer.state {
-                try send(bytes, on: stream, of: writer)
-                return
-            }
-        default:
-            break
-        }
-        let staged = try stage(writer)
-        try staged.write(bytes, at: offset)
-    }
-
     public func flush(_ path: String, handle: UInt64) throws(Errno) {
         guard let file = openFiles.file(handle), let writer = file.writer else { return }
-        try writer.lock.withLock { () throws(Errno) in try commit(writer) }
+        try writer.lock.withLock { () throws(Errno) in try writer.commit() }
     }
 
     public func fsync(_ path: String, handle: UInt64, dataOnly: Bool) throws(Errno) {
@@ -153,72 +142,63 @@ extension FTPFileSystem {
 
     public func release(_ path: String, handle: UInt64) {
         guard let file = openFiles.remove(handle) else { return }
-        file.close(pool: pool)
+        file.close()
         if let writer = file.writer { releaseWriter(writer) }
+        if let hidden = file.hiddenCopy, hidden.release() {
+            // The last handle of a file unlinked while open: its hidden copy goes now.
+            let changes = self.changes
+            let target = file.serverPathSnapshot
+            WorkerThreads.shared.run { changes.remove(target, what: "a file unlinked while open") }
+        }
     }
 
     /// Drops one handle's hold on a writer; the last one commits what is still pending (an
     /// error can no longer reach the program here, so it is logged) and cleans up.
     func releaseWriter(_ writer: FileWriter) {
         guard writers.detach(writer) else { return }
-        writer.lock.withLock {
-            if writer.hasPendingChanges && writer.failure == nil {
-                do {
-                    try commit(writer)
-                } catch {
-                    logger.error("\(writer.path): changes not saved to the server: \(error)")
-                }
-            }
-            discardPending(writer)
-            writer.state = .idle
-            if !writer.existsOnServer && !writer.isDeleted {
-                // Created here and never uploaded (the upload failed): it does not exist.
-                listings.updateEntry(at: writer.path) { $0 = nil }
-            }
+        let (path, onServer, unlinked) = writer.lock.withLock { () -> (String, Bool, Bool) in
+            let unlinked = writer.isUnlinked
+            writer.release()
+            return (writer.path, writer.serverHasFile, unlinked)
         }
-        pageCacheValidity.forget(writer.path)
+        if !onServer && !unlinked && writers.writer(for: path) == nil {
+            // Created here and never uploaded (the upload failed): it does not exist.
+            listings.updateEntry(at: path) { $0 = nil }
+        }
+        pageCacheValidity.forget(path)
     }
 
     public func truncate(_ path: String, size: Int64, handle: UInt64?) throws(Errno) {
         try requireWritable()
         guard size >= 0 else { throw .invalidArgument }
         if let handle, let writer = openFiles.file(handle)?.writer {
-            try writer.lock.withLock { () throws(Errno) in try truncateLocked(writer, to: UInt64(size)) }
+            writer.lockInterruptingStalledStream()
+            defer { writer.lock.unlock() }
+            try writer.truncate(to: UInt64(size))
             return
         }
         // truncate(2) by path: a writer for the duration, committed before returning.
         let attributes = try attributes(of: path)
         if attributes.kind == .directory { throw .isDirectory }
+        let context = writerContext!
         let writer = writers.attach(path) {
-            let writer = FileWriter(path: path, serverPath: serverPath(path), size: attributes.size,
-                                    modified: attributes.modified, permissions: attributes.permissions,
-                                    existsOnServer: true, needsUpload: false)
-            writer.originalPermissions = attributes.permissions
-            return writer
+            FileWriter(path: path, serverPath: serverPath(path), context: context, existing: attributes)
         }
         defer { releaseWriter(writer) }
-        try writer.lock.withLock { () throws(Errno) in
-            try truncateLocked(writer, to: UInt64(size))
-            try commit(writer)
-        }
+        writer.lockInterruptingStalledStream()
+        defer { writer.lock.unlock() }
+        try writer.truncate(to: UInt64(size))
+        try writer.commit()
     }
 
-    /// Truncation to 0 drops everything pending (the upload becomes an empty file); any other
-    /// size needs the content, so the file is staged and cut or extended locally.
-    func truncateLocked(_ writer: FileWriter, to size: UInt64) throws(Errno) {
-        if size == writer.size && !(size == 0 && writer.hasPendingChanges) { return }
-        if size == 0 {
-            discardPending(writer)
-            writer.state = .idle
-            writer.needsUpload = true
-            writer.failure = nil
-        } else {
-            let staged = try stage(writer)
-            try staged.truncate(to: size)
-        }
-        writer.size = size
-        writer.modified = .now()
-        writer.publish()
+    /// After a commit (called with the writer's lock held): the listing shows the new size,
+    /// mtime and mode at once.
+    func recordCommitted(_ writer: FileWriter) {
+        let entry = ListingEntry(name: FTPPath.lastComponent(writer.path), kind: .file, size: writer.size,
+                                 modified: FTPTimestamp(writer.modified), mode: writer.permissions)
+        listings.updateEntry(at: writer.path) { $0 = entry }
+        exactTimes.record(writer.path, size: writer.size, time: FTPTimestamp(writer.modified))
+        directoryContentChanged(around: writer.path)
     }
 
     /// Called by the pool when every connection is taken: finishes an upload stream whose
@@ -230,7 +210,7 @@ extension FTPFileSystem {
             if case .streaming = writer.state {
                 logger.debug("suspending the idle upload of \(writer.path) for another operation")
                 do {
-                    try suspend(writer)
+                    try writer.suspend()
                 } catch {
                     logger.error("upload of \(writer.path) failed while suspending: \(error)")
                 }
@@ -238,5 +218,17 @@ extension FTPFileSystem {
             }
         }
         return false
+    }
+}
+
+extension FTPTimestamp {
+    init(_ time: Timestamp) {
+        self.init(seconds: time.seconds, nanoseconds: time.nanoseconds)
+    }
+}
+
+extension Timestamp {
+    init(_ time: FTPTimestamp) {
+        self.init(seconds: time.seconds, nanoseconds: time.nanoseconds)
     }
 }

@@ -15,6 +15,9 @@ public struct FileSystemConfiguration: Sendable {
     public var rootPath: String
     /// Seconds a directory listing is trusted before it is fetched again.
     public var directoryCacheTimeout: Double
+    /// Seconds within which what the cache knows about one name is trusted where it matters
+    /// (creating a file that another client may have created meanwhile).
+    public var revalidateInterval: Double = 1
     /// Reject every change with EROFS.
     public var readOnly: Bool
     /// Where local cache and staging files go (used by the write path and the block cache).
@@ -32,6 +35,9 @@ public struct FileSystemConfiguration: Sendable {
     /// What names this server and login in the block cache's keys (a cache directory may be
     /// shared by mounts of several servers), e.g. `ftp://alice@example.org:21`.
     public var blockCacheScope = ""
+    /// What names this server and login for the names of temporaries on the server and the
+    /// journal that records them (`TemporaryNames`), e.g. `ftp://alice@example.org:21`.
+    public var serverScope = "ftpfs"
 
     /// How an upload is checked once the server has it.
     public enum Verification: String, Sendable {
@@ -59,13 +65,15 @@ public struct FileSystemConfiguration: Sendable {
 }
 
 /// FUSE semantics over FTP: attributes and listings from a cache with a timeout, streaming reads,
-/// and the one mapping from FTP errors to errno.
+/// writes through one state machine per file (`FileWriter`), and the one mapping from what went
+/// wrong to errno. It reaches the server only through a `RemoteStore`.
 ///
-/// Lock order (outermost first): an `OpenFile`'s lock → `openFiles` lock → the pool's lock.
-/// The listing cache's lock is a leaf; no I/O happens under it or under `openFiles`.
+/// Lock order (outermost first): an `OpenFile`'s lock → a `FileWriter`'s lock → `openFiles` lock
+/// → the store's (pool's) lock. The listing cache's lock is a leaf; no I/O happens under it or
+/// under `openFiles`.
 public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     public let configuration: FileSystemConfiguration
-    public let pool: ConnectionPool
+    let store: any RemoteStore
     let logger: Logger
     let listings: ListingCache
     let openFiles = OpenFileTable()
@@ -80,21 +88,45 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     /// Counters for the status line (FTPFileSystem+Maintenance.swift).
     let activity = ActivityCounters()
     /// Lists directories ahead of a walk (FTPFileSystem+Prefetch.swift); nil with one connection.
-    let prefetcher: DirectoryPrefetcher<FTPSession>?
+    let prefetcher: DirectoryPrefetcher<any RemoteLister>?
+    /// Names of the temporaries ftpfs keeps on the server, and the local record of them.
+    let names: TemporaryNames
+    let journal: TemporaryJournal?
+    let changes: ServerChanges
+    /// Directories that can be entered but not listed (upload-only "drop boxes"), by server path.
+    let dropBoxes = DirectorySet()
+    /// What every writer shares.
+    private(set) var writerContext: WriterContext!
+    /// Tells the kernel to drop what it caches of a path (attributes, pages), from another
+    /// thread; set by whoever mounts (nil in tests without a kernel).
+    public var kernelInvalidator: (@Sendable (String) -> Void)?
 
-    public init(pool: ConnectionPool, configuration: FileSystemConfiguration, logger: Logger) {
-        self.pool = pool
+    public init(store: any RemoteStore, configuration: FileSystemConfiguration, logger: Logger) {
+        self.store = store
         self.configuration = configuration
         self.logger = logger
         self.listings = ListingCache(timeout: configuration.directoryCacheTimeout)
         self.staging = StagingArea(directory: configuration.cacheDirectory)
+        self.names = TemporaryNames(scope: configuration.serverScope)
+        self.journal = configuration.readOnly ? nil
+            : TemporaryJournal(cacheDirectory: staging.directory, scope: configuration.serverScope)
+        self.changes = ServerChanges(store: store, names: names, journal: journal, logger: logger)
         pageCacheValidity.useBlockCache(configuration.blockCache, scope: configuration.blockCacheScope,
                                         serverPath: { [root = configuration.rootPath] path in
                                             path == "/" ? root : FTPPath.join(root, String(path.dropFirst()))
                                         })
         self.links = LinkResolutions(timeout: configuration.directoryCacheTimeout)
-        self.prefetcher = Self.makePrefetcher(pool: pool, listings: listings, configuration: configuration, logger: logger)
-        pool.setStarvationHandler { [weak self] in
+        self.prefetcher = Self.makePrefetcher(store: store, listings: listings, configuration: configuration, logger: logger)
+        let dropBoxes = self.dropBoxes
+        let isDropBox: @Sendable (String) -> Bool = { dropBoxes.contains($0) }
+        writerContext = WriterContext(
+            store: store, staging: staging, names: names, journal: journal, changes: changes,
+            transfers: WholeTransfers(store: store),
+            verifier: UploadVerifier(store: store, mode: configuration.verification, isDropBox: isDropBox, logger: logger),
+            atomicUpload: configuration.atomicUpload, renameRefusals: DirectorySet(), isDropBox: isDropBox,
+            background: .shared, logger: logger,
+            onCommitted: { [weak self] writer in self?.recordCommitted(writer) })
+        store.setStarvationHandler { [weak self] in
             guard let self else { return false }
             return self.releaseIdleReadStream() || self.suspendIdleUpload()
         }
@@ -110,10 +142,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     /// Checks that the root directory exists on the server, so a mistyped path fails the mount.
     public func verifyRoot() throws(FTPError) {
-        let root = configuration.rootPath
-        try pool.withSession { (session) throws(FTPError) in
-            try session.changeDirectory(root)
-        }
+        try store.enterDirectory(configuration.rootPath)
     }
 
     /// The server path for a path under the mountpoint ("/" is the root).
@@ -121,22 +150,16 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         path == "/" || path.isEmpty ? configuration.rootPath : FTPPath.join(configuration.rootPath, String(path.dropFirst()))
     }
 
-    /// Runs an FTP operation on a pooled session and maps its failure to an errno.
-    func withSession<T>(_ operation: FileOperation, idempotent: Bool = true,
-                        _ body: (FTPSession) throws(FTPError) -> T) throws(Errno) -> T
-    {
-        do {
-            return try pool.withSession(idempotent: idempotent, body)
-        } catch {
-            let code = Self.errno(for: error, during: operation)
-            logFailure(error, operation: operation, errno: code)
-            throw code
-        }
+    /// Maps a failure of `operation` to an errno, logging it.
+    func mapped(_ error: FTPError, _ operation: FileOperation) -> Errno {
+        let code = Self.errno(for: error, during: operation)
+        logFailure(error, operation: operation, errno: code)
+        return code
     }
 
     func logFailure(_ error: FTPError, operation: FileOperation, errno code: Errno) {
         if code != .noSuchFile { activity.recordError() }
-        if error.replyCode != nil {
+        if error.isServerAnswer {
             logger.debug("\(operation): \(error) → \(code)")
         } else {
             logger.warning("\(operation): \(error) → \(code)")
@@ -147,7 +170,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     public func getattr(_ path: String, handle: UInt64?) throws(Errno) -> FileAttributes {
         if let handle, let file = openFiles.file(handle) {
-            if let writer = file.writer { return writer.attributes }
+            if let writer = file.writer ?? file.linkedWriter { return writer.attributes }
             // fstat of a file unlinked or renamed away on the server still answers.
             return (try? attributes(of: path)) ?? file.currentAttributes()
         }
@@ -167,6 +190,8 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     /// The listing entry for `path`: from the parent's cached listing when there is one, else by
     /// MLST when the server has it, else by listing the parent (which fills its siblings too).
+    /// In a directory that cannot be listed (a drop box), a name not created here is unknown:
+    /// ENOENT, so that programs go on to create it.
     func entry(at path: String) throws(Errno) -> ListingEntry {
         activity.recordListingLookup()
         let parent = FTPPath.parent(path)
@@ -185,32 +210,34 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
             guard let entry = cached else { throw .noSuchFile }
             return entry
         }
-        if pool.features.supportsMLST {
-            let target = serverPath(path)
+        let isDropBox = dropBoxes.contains(serverPath(parent))
+        if store.abilities.canStatOnePath && !isDropBox {
             activity.recordListingFetch()
             do {
-                let entry = try pool.withSession { (session) throws(FTPError) in
-                    try session.machineListing(of: target)
-                }
+                let entry = try store.stat(serverPath(path))
                 listings.storeEntry(entry, at: path)
                 return entry
             } catch {
-                if error.replyCode == .fileUnavailable {
+                switch error.meaning {
+                case .notFound:
                     listings.storeEntry(nil, at: path)
                     throw .noSuchFile
-                }
-                if let code = error.replyCode, [500, 501, 502, 504].contains(code.rawValue) {
-                    // MLST advertised but refused: fall through to listing the parent.
-                } else {
-                    let code = Self.errno(for: error, during: .lookup)
-                    logFailure(error, operation: .lookup, errno: code)
-                    throw code
+                case .notSupported, .badArgument, .permissionDenied, .refused:
+                    break  // MLST refused here: the parent's listing tells
+                default:
+                    throw mapped(error, .lookup)
                 }
             }
         }
-        let listing = try directoryListing(of: parent)
-        guard let entry = listing.entries[name] else { throw .noSuchFile }
-        return entry
+        if isDropBox { throw .noSuchFile }
+        do throws(Errno) {
+            let listing = try directoryListing(of: parent)
+            guard let entry = listing.entries[name] else { throw Errno.noSuchFile }
+            return entry
+        } catch {
+            if dropBoxes.contains(serverPath(parent)) { throw .noSuchFile }
+            throw error
+        }
     }
 
     /// An entry was added to, removed from or replaced in the directory holding `path`: that
@@ -244,7 +271,13 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         let prefix = path == "/" ? "/" : path + "/"
         var entries: [DirectoryEntry] = []
         entries.reserveCapacity(listing.ordered.count)
-        for entry in listing.ordered where !entry.name.hasPrefix(Self.temporaryPrefix) {
+        for entry in listing.ordered {
+            if names.parse(entry.name) != nil {
+                // A temporary of ftpfs (an upload in flight, a file unlinked while open): not
+                // the user's. One a dead ftpfs left is removed.
+                if names.isAbandoned(entry.name) { removeAbandoned(prefix + entry.name) }
+                continue
+            }
             let childPath = prefix + entry.name
             let attributes = writers.writer(for: childPath)?.attributes
                 ?? makeAttributes(presented(exactTimes.refine(entry, at: childPath), at: childPath))
@@ -253,16 +286,35 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         return entries
     }
 
+    /// Deletes a temporary a dead ftpfs left, in the background.
+    private func removeAbandoned(_ path: String) {
+        let changes = self.changes
+        let target = serverPath(path)
+        logger.notice("removing \(target), left on the server by an ftpfs that ended abruptly")
+        listings.updateEntry(at: path) { $0 = nil }
+        WorkerThreads.shared.run { changes.remove(target, what: "a temporary of an ftpfs that ended abruptly") }
+    }
+
     /// The listing of a directory, from the cache or the server. Concurrent requests for the
-    /// same directory share one fetch.
+    /// same directory share one fetch. A directory that can be entered but not listed is
+    /// remembered as a drop box, and its listing is EACCES.
     func directoryListing(of path: String) throws(Errno) -> CachedListing {
         let target = serverPath(path)
         return try listings.listing(of: path) { () throws(Errno) -> CachedListing in
             activity.recordListingFetch()
-            let listing = try withSession(.list) { (session) throws(FTPError) in
-                try session.list(directory: target)
+            do throws(FTPError) {
+                let listing = try store.list(target)
+                dropBoxes.remove(target)
+                return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
+            } catch {
+                if case .listingRefused = error {
+                    if !dropBoxes.contains(target) {
+                        logger.notice("\(path) can be entered but not listed (an upload-only directory): files can be created there, not seen")
+                    }
+                    dropBoxes.insert(target)
+                }
+                throw mapped(error, .list)
             }
-            return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
         }
     }
 
@@ -286,7 +338,12 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     // MARK: - Lifecycle
 
     public func mounted() {
-        pool.startMaintenance()
+        store.startMaintenance()
+        if !configuration.readOnly {
+            // What ftpfs processes that died left on the server (their journals say where).
+            let changes = self.changes
+            WorkerThreads.shared.run { changes.recoverAbandonedTemporaries() }
+        }
     }
 
     public func destroy() {
@@ -294,18 +351,18 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         for writer in writers.all() {
             writer.lock.withLock {
                 do {
-                    try commit(writer)
+                    try writer.commit()
                 } catch {
                     logger.error("\(writer.path): changes not saved to the server at unmount: \(error)")
                 }
-                discardPending(writer)
             }
         }
         for file in openFiles.removeAll() {
             file.close()
         }
         prefetcher?.shutdown()
-        pool.shutdown()
+        journal?.removeIfEmpty()
+        store.shutdown()
     }
 }
 

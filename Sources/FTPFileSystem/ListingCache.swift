@@ -71,6 +71,23 @@ final class ListingCache: @unchecked Sendable {
         }
     }
 
+    /// Whether the cache says `path` does not exist, from a listing or lookup made less than
+    /// `seconds` ago.
+    func knowsMissing(_ path: String, within seconds: Double) -> Bool {
+        let now = MonotonicClock.now
+        let parent = FTPPath.parent(path)
+        let name = FTPPath.lastComponent(path)
+        return lock.withLock {
+            if let stamped = listings[parent], now - stamped.fetchedAt < min(seconds, timeout) {
+                return stamped.value.entries[name] == nil
+            }
+            if let stamped = singles[path], now - stamped.fetchedAt < min(seconds, timeout) {
+                return stamped.value == nil
+            }
+            return false
+        }
+    }
+
     func storeEntry(_ entry: ListingEntry?, at path: String) {
         let now = MonotonicClock.now
         lock.withLock { singles[path] = Stamped(value: entry, fetchedAt: now) }

@@ -47,8 +47,14 @@ final class OpenFileTable: @unchecked Sendable {
                 file.path = newPath
                 file.serverPath = serverPath(newPath)
                 file.pathSnapshot = newPath
+                file.serverPathSnapshot = file.serverPath
             }
         }
+    }
+
+    /// Open files at `path` that read only (no writer of their own).
+    func readers(of path: String) -> [OpenFile] {
+        lock.withLock { files.values.filter { $0.pathSnapshot == path && $0.writer == nil } }
     }
 
     /// Open files holding a read stream, least recently used first.
@@ -67,6 +73,15 @@ final class OpenFile: @unchecked Sendable {
     var serverPath: String
     /// The writer, for a handle opened for writing.
     let writer: FileWriter?
+    /// For a handle that only reads: the writer of its file, once the file's name was unlinked
+    /// while that writer kept it open (the content then lives only there). Guarded by `lock`.
+    var linkedWriter: FileWriter?
+    /// For a handle that only reads: the hidden copy its file became when its name was
+    /// unlinked while open (deleted when the last handle on it closes). Set before the
+    /// handle is shared, or under `lock`.
+    var hiddenCopy: HiddenCopy?
+    /// Where the read stream's bytes come from, and the writer generation they belong to.
+    var readSource: String?
     /// The writer generation the read stream and reorder buffer belong to.
     var readGeneration: UInt64 = 0
     /// Serialises reads of this handle: the kernel sends read-ahead requests in parallel and
@@ -78,8 +93,10 @@ final class OpenFile: @unchecked Sendable {
     var reorderBuffer: ReorderBuffer
     /// Where the server ended the transfer, once a stream reached it (guarded by `lock`).
     private(set) var endOfFile: UInt64?
-    /// `path` as last set, readable without `lock` (a hint for finding files to rename).
+    /// `path` and `serverPath` as last set, readable without `lock` (a hint for finding files
+    /// to rename, and for release).
     var pathSnapshot: String
+    var serverPathSnapshot: String
     /// Updated without `lock` by readers; only an ordering hint for reclaiming streams.
     private(set) var lastUse: Double = MonotonicClock.now
     private(set) var hasStream = false
@@ -91,6 +108,7 @@ final class OpenFile: @unchecked Sendable {
         self.path = path
         self.pathSnapshot = path
         self.serverPath = serverPath
+        self.serverPathSnapshot = serverPath
         self.writer = writer
         self.attributes = attributes
         self.reorderBuffer = ReorderBuffer(capacity: reorderBufferSize)
@@ -98,6 +116,11 @@ final class OpenFile: @unchecked Sendable {
 
     func currentAttributes() -> FileAttributes {
         attributes
+    }
+
+    /// The server ended the file earlier than its attributes said (call with `lock` held).
+    func correctSize(to size: UInt64) {
+        attributes.size = size
     }
 
     func touch() { lastUse = MonotonicClock.now }
@@ -154,16 +177,16 @@ final class OpenFile: @unchecked Sendable {
     }
 
     /// A seek: parks the current stream, in case its reader comes back (call with `lock` held).
-    func setStreamAside(pool: ConnectionPool) {
+    func setStreamAside() {
         guard let current = stream else { return }
         guard !current.transfer.isFinished else {
-            closeStream(pool: pool)
+            closeStream()
             return
         }
         current.lastUse = MonotonicClock.now
         parkedStreams.append(current)
         while parkedStreams.count > Self.maximumParkedStreams {
-            parkedStreams.removeFirst().stop(pool: pool)
+            parkedStreams.removeFirst().stop()
         }
         setStream(nil)
     }
@@ -171,11 +194,11 @@ final class OpenFile: @unchecked Sendable {
     /// Makes a parked stream current when it serves `position` (standing at it, or at most
     /// `window` before it) and the current one does not; stops parked streams that have not
     /// been used for a while (call with `lock` held).
-    func resumeParkedStream(for position: UInt64, window: UInt64, pool: ConnectionPool) {
+    func resumeParkedStream(for position: UInt64, window: UInt64) {
         let now = MonotonicClock.now
         parkedStreams.removeAll { parked in
             guard now - parked.lastUse > Self.parkedStreamLifetime else { return false }
-            parked.stop(pool: pool)
+            parked.stop()
             return true
         }
         defer { hasStream = stream != nil || !parkedStreams.isEmpty }
@@ -185,55 +208,50 @@ final class OpenFile: @unchecked Sendable {
         if let current = stream, serves(current) { return }
         guard let index = parkedStreams.firstIndex(where: serves) else { return }
         let resumed = parkedStreams.remove(at: index)
-        setStreamAside(pool: pool)
+        setStreamAside()
         setStream(resumed)
     }
 
     /// Stops the parked streams (call with `lock` held). Returns whether there were any.
     @discardableResult
-    func stopParkedStreams(pool: ConnectionPool?) -> Bool {
+    func stopParkedStreams() -> Bool {
         guard !parkedStreams.isEmpty else { return false }
-        for parked in parkedStreams {
-            if let pool { parked.stop(pool: pool) } else { parked.transfer.session.close() }
-        }
+        for parked in parkedStreams { parked.stop() }
         parkedStreams.removeAll()
         hasStream = stream != nil
         return true
     }
 
-    /// Stops the stream and returns its session to the pool (call with `lock` held).
-    func closeStream(pool: ConnectionPool) {
+    /// Stops the stream and gives its connection back (call with `lock` held).
+    func closeStream() {
         guard let current = stream else { return }
         setStream(nil)
-        current.stop(pool: pool)
+        current.stop()
     }
 
-    /// Forgets what was read from the server's old copy after the file changed (call with `lock` held).
-    func discardReadState(pool: ConnectionPool, generation: UInt64) {
-        guard readGeneration != generation else { return }
+    /// Forgets what was read from the server's old copy after the file changed or moved (call
+    /// with `lock` held).
+    func discardReadState(generation: UInt64, source: String?) {
+        guard readGeneration != generation || readSource != source else { return }
         readGeneration = generation
-        closeStream(pool: pool)
-        stopParkedStreams(pool: pool)
+        readSource = source
+        closeStream()
+        stopParkedStreams()
         reorderBuffer.removeAll()
         endOfFile = nil
     }
 
     /// The stream delivered its last byte at `offset` (call with `lock` held).
-    func reachedEnd(at offset: UInt64, pool: ConnectionPool) {
+    func reachedEnd(at offset: UInt64) {
         endOfFile = offset
-        closeStream(pool: pool)
+        closeStream()
     }
 
     /// Release: drop everything this handle holds.
-    func close(pool: ConnectionPool? = nil) {
+    func close() {
         lock.withLock {
-            if let pool {
-                closeStream(pool: pool)
-            } else if let current = stream {
-                setStream(nil)
-                current.transfer.session.close()
-            }
-            stopParkedStreams(pool: pool)
+            closeStream()
+            stopParkedStreams()
             reorderBuffer.removeAll()
         }
     }
@@ -241,21 +259,20 @@ final class OpenFile: @unchecked Sendable {
 
 /// A RETR that stays open across FUSE reads, and where it has got to.
 final class ReadStream {
-    let transfer: DataTransfer
+    let transfer: any RemoteDownload
     /// The file offset of the next byte the stream will deliver.
     var position: UInt64
     /// When it was last set aside (parked streams only).
     var lastUse: Double = 0
 
-    init(transfer: DataTransfer, position: UInt64) {
+    init(transfer: any RemoteDownload, position: UInt64) {
         self.transfer = transfer
         self.position = position
     }
 
-    /// Ends the transfer (aborting it when data is left) and gives the session back.
-    func stop(pool: ConnectionPool) {
-        if !transfer.isFinished { transfer.abort() }
-        pool.checkin(transfer.session)
+    /// Ends the transfer (aborting it when data is left) and gives its connection back.
+    func stop() {
+        transfer.abort()
     }
 }
 
@@ -309,5 +326,25 @@ struct ReorderBuffer {
     mutating func removeAll() {
         chunks.removeAll()
         size = 0
+    }
+}
+
+/// The hidden copy a file became on the server when its name was unlinked while handles kept
+/// it open (NFS's "silly rename"): those handles read on from it, and the last one to close
+/// deletes it.
+final class HiddenCopy: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var handles: Int
+
+    init(handles: Int) {
+        self.handles = handles
+    }
+
+    /// Drops one handle; true for the last.
+    func release() -> Bool {
+        lock.withLock {
+            handles -= 1
+            return handles == 0
+        }
     }
 }

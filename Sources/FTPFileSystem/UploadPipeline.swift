@@ -11,7 +11,18 @@ protocol UploadSink: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError)
 }
 
-extension DataTransfer: UploadSink {}
+/// A remote store's upload as a pipeline's sink.
+final class UploadTransferSink: UploadSink {
+    let upload: any RemoteUpload
+
+    init(_ upload: any RemoteUpload) {
+        self.upload = upload
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError) {
+        try upload.write(bytes)
+    }
+}
 
 /// The bytes of one streaming upload between the writer and the data connection: writes are
 /// copied in and return at once, while a sender thread pushes them into the socket, so the
@@ -117,17 +128,23 @@ final class UploadPipeline: @unchecked Sendable {
 
     /// Copies `bytes` in, waiting for room while more than `maxPending` bytes are unsent, and
     /// makes sure a sender runs. Returns how many bytes were accepted: all of them, or fewer
-    /// (possibly none) when a send failed (see `failure`); accepted bytes are the pipeline's to
-    /// deliver or report lost. Not after `cancel` (until `restart`).
+    /// (possibly none) when a send failed (see `failure`) or the pipeline was cancelled;
+    /// accepted bytes are the pipeline's to deliver or report lost.
     func accept(_ bytes: UnsafeRawBufferPointer) -> Int {
         var done = 0
         var inline = false
         lock.lock()
-        precondition(!stopping, "accept after cancel")
+        if stopping && storedFailure == nil { storedFailure = Self.cancelled }
+        if storage == nil && storedFailure == nil {
+            lock.unlock()
+            mapStorage()
+            lock.lock()
+        }
         while done < bytes.count {
-            while storedFailure == nil && Int(acceptedEnd - sentEnd) >= maxPending {
+            while storedFailure == nil && !stopping && Int(acceptedEnd - sentEnd) >= maxPending {
                 lock.wait()
             }
+            if stopping && storedFailure == nil { storedFailure = Self.cancelled }
             if storedFailure != nil { break }
             let piece = min(bytes.count - done, maxPending - Int(acceptedEnd - sentEnd))
             let end = acceptedEnd + UInt64(piece)
@@ -153,7 +170,7 @@ final class UploadPipeline: @unchecked Sendable {
                     inline = true
                 } else {
                     lock.unlock()
-                    UploadSenders.shared.run { [self] in sendLoop() }
+                    WorkerThreads.shared.run { [self] in sendLoop() }
                     lock.lock()
                 }
             }
@@ -164,14 +181,14 @@ final class UploadPipeline: @unchecked Sendable {
     }
 
     /// Waits until everything accepted was handed to the socket and no sender runs, or a send
-    /// failed; throws that failure. Not after `cancel` (until `restart`).
+    /// failed; throws that failure (`cancelled` after `cancel`).
     func drain() throws(FTPError) {
         lock.lock()
         defer { lock.unlock() }
-        precondition(!stopping, "drain after cancel")
-        while sending || (storedFailure == nil && acceptedEnd != sentEnd) {
+        while sending || (storedFailure == nil && !stopping && acceptedEnd != sentEnd) {
             lock.wait()
         }
+        if stopping && storedFailure == nil { storedFailure = Self.cancelled }
         if let storedFailure { throw storedFailure }
     }
 
@@ -184,6 +201,19 @@ final class UploadPipeline: @unchecked Sendable {
         lock.broadcast()
         while sending { lock.wait() }
     }
+
+    /// From any thread, without waiting: nothing more is sent, and a writer waiting for room or
+    /// for the pipeline to drain wakes with `cancelled`. (A sender blocked inside a send stays
+    /// there until its transfer is interrupted.)
+    func cancelNow() {
+        lock.withLock {
+            stopping = true
+            lock.broadcast()
+        }
+    }
+
+    /// The failure of a cancelled pipeline.
+    static let cancelled = FTPError.io(errno: ECANCELED, context: "upload cancelled")
 
     /// Continues after a failure on a new sink, from file offset `offset` (what the server
     /// has): everything from there is sent again. Returns false, changing nothing, when the
@@ -210,7 +240,7 @@ final class UploadPipeline: @unchecked Sendable {
             }
         }
         let start = lock.withLock { () -> Bool in
-            precondition(!sending, "restart while a sender runs")
+            while sending { lock.wait() }  // a cancelled sender finishes its send first
             sink = newSink
             sentEnd = resumeAt
             storedFailure = nil
@@ -218,7 +248,7 @@ final class UploadPipeline: @unchecked Sendable {
             sending = acceptedEnd > sentEnd
             return sending
         }
-        if start { UploadSenders.shared.run { [self] in sendLoop() } }
+        if start { WorkerThreads.shared.run { [self] in sendLoop() } }
         return true
     }
 
@@ -232,22 +262,44 @@ final class UploadPipeline: @unchecked Sendable {
         return offset >= spool.start && spool.end == memoryStart
     }
 
+    /// Hands the bytes held from file offset `start` to the end of what was accepted to `body`,
+    /// in order, a piece at a time with the file offset of each (spooled bytes through a
+    /// buffer), until `body` returns false. Returns false when they are not all held or `body`
+    /// stopped. For the owner only, while no sender runs (after `drain` or `cancel`).
+    func withHeldBytes(from start: UInt64, _ body: (UnsafeRawBufferPointer, UInt64) -> Bool) -> Bool {
+        guard heldFrom(start) else { return false }
+        let (memoryStart, accepted) = lock.withLock { (retainedStart, acceptedEnd) }
+        var position = start
+        if position < memoryStart, let spool {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+            defer { buffer.deallocate() }
+            while position < memoryStart {
+                let count = min(chunkSize, Int(memoryStart - position))
+                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                guard spool.read(into: piece, at: position), body(UnsafeRawBufferPointer(piece), position) else {
+                    return false
+                }
+                position += UInt64(count)
+            }
+        }
+        guard let storage else { return position == accepted }
+        while position < accepted {
+            let index = Int(position % UInt64(capacity))
+            let count = min(Int(accepted - position), capacity - index)
+            guard body(UnsafeRawBufferPointer(start: storage + index, count: count), position) else { return false }
+            position += UInt64(count)
+        }
+        return true
+    }
+
     /// The bytes held from file offset `start` to the end of what was accepted, for tests and
     /// diagnostics; nil when they are not all held.
     func heldBytes(from start: UInt64) -> [UInt8]? {
-        guard heldFrom(start) else { return nil }
-        var spooled: [UInt8] = []
-        let memoryStart = lock.withLock { retainedStart }
-        if start < memoryStart, let spool {
-            spooled = [UInt8](repeating: 0, count: Int(memoryStart - start))
-            guard spooled.withUnsafeMutableBytes({ spool.read(into: $0, at: start) }) else { return nil }
-        }
-        return lock.withLock { () -> [UInt8]? in
-            guard let storage else { return spooled }
-            return spooled + (max(start, retainedStart)..<acceptedEnd).map {
-                storage.load(fromByteOffset: Int($0 % UInt64(capacity)), as: UInt8.self)
-            }
-        }
+        var bytes: [UInt8] = []
+        return withHeldBytes(from: start) { piece, _ in
+            bytes.append(contentsOf: piece)
+            return true
+        } ? bytes : nil
     }
 
     // MARK: - Private
@@ -293,16 +345,24 @@ final class UploadPipeline: @unchecked Sendable {
         }
     }
 
-    /// The ring, mapped on first use: anonymous pages cost memory only once written, and go
-    /// back to the system when the pipeline ends.
+    /// The ring, mapped by the first `accept` (`mapStorage`).
     private func ringStorage() -> UnsafeMutableRawPointer {
-        if let storage { return storage }
+        storage!
+    }
+
+    /// Maps the ring on first use: anonymous pages cost memory only once written, and go back
+    /// to the system when the pipeline ends. Without memory for it, the upload fails (ENOMEM)
+    /// rather than the daemon.
+    private func mapStorage() {
         let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            fatalError("cannot map \(capacity) bytes for an upload buffer: \(String(cString: strerror(errno)))")
+        let code = errno
+        lock.withLock {
+            if let mapped, mapped != MAP_FAILED {
+                storage = mapped
+            } else {
+                storedFailure = .io(errno: code, context: "mapping \(capacity) bytes for an upload buffer")
+            }
         }
-        storage = mapped
-        return mapped
     }
 
     /// Hands the pending bytes to the sink until none are left, a send fails, or `cancel`.
@@ -330,55 +390,5 @@ final class UploadPipeline: @unchecked Sendable {
         sending = false
         lock.broadcast()  // drain, cancel, and writers waiting on a failure
         lock.unlock()
-    }
-}
-
-/// Threads that run upload senders: started when needed, reused, and ended after a while idle,
-/// so a burst of uploads does not pay for a thread each and an idle mount keeps none.
-final class UploadSenders: @unchecked Sendable {
-    static let shared = UploadSenders()
-
-    private let lock = ConditionLock()
-    private var jobs: [() -> Void] = []
-    private var idle = 0
-    private let idleSeconds = 10.0
-
-    func run(_ job: @escaping () -> Void) {
-        let needsThread = lock.withLock { () -> Bool in
-            jobs.append(job)
-            // Every queued job needs a thread of its own: a sender may run for a whole upload.
-            if jobs.count > idle { return true }
-            lock.broadcast()
-            return false
-        }
-        if needsThread { startThread() }
-    }
-
-    private func startThread() {
-        if DetachedThread.start({ [self] in work(once: false) }) != 0 {
-            // No thread to be had: run the job here rather than leave a writer waiting forever.
-            work(once: true)
-        }
-    }
-
-    private func work(once: Bool) {
-        lock.lock()
-        while true {
-            let since = MonotonicClock.now
-            while jobs.isEmpty {
-                let waited = MonotonicClock.now - since
-                if once || waited >= idleSeconds {
-                    lock.unlock()
-                    return
-                }
-                idle += 1
-                lock.wait(seconds: idleSeconds - waited)
-                idle -= 1
-            }
-            let job = jobs.removeFirst()
-            lock.unlock()
-            job()
-            lock.lock()
-        }
     }
 }

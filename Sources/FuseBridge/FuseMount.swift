@@ -1,4 +1,5 @@
 import CFuse
+import ThreadSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -78,6 +79,18 @@ public final class FuseMount {
     public func run(maximumThreads: Int = 0, maximumIdleThreads: Int = 0, cloneFD: Bool = false) -> Int32 {
         guard let fuse else { return 1 }
         return cfuse_loop_mt(fuse, cloneFD ? 1 : 0, Int32(maximumThreads), Int32(maximumIdleThreads))
+    }
+
+    /// A function that asks the kernel to drop what it caches of a path (attributes and
+    /// pages), callable from any thread while the mount is served. Each request runs on a
+    /// thread of its own: made from inside a request for the same file, it could wait on pages
+    /// that request holds.
+    public func kernelCacheInvalidator() -> @Sendable (String) -> Void {
+        guard let fuse else { return { _ in } }
+        let handle = UnsafeSendable(fuse)
+        return { path in
+            DetachedThread.start { _ = fuse_invalidate_path(handle.value, path) }
+        }
     }
 
     /// Unmounts now (the loop, if running, ends).
@@ -164,4 +177,11 @@ public enum MountFailure: Error, Sendable, CustomStringConvertible {
         case .mountFailed(let mountpoint): "cannot mount on \(mountpoint)"
         }
     }
+}
+
+/// A value handed to another thread that Swift cannot prove safe to send (a C pointer whose
+/// owner outlives the thread).
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -28,7 +28,7 @@ enum Failures {
             // What failed and how to fix it (pin the fingerprint, give a CA file, or drop TLS)
             // is in the text the client composed.
             return .init(status: .tlsFailed, message: "cannot use TLS with \(server): \(what)")
-        case .reply, .invalidArgument:
+        case .reply, .invalidArgument, .listingRefused:
             return .init(status: .ioError, message: "\(server): \(error)")
         }
     }

@@ -97,7 +97,9 @@ struct Mount {
             throw Preflight.Failure(status: .cacheDirectory, message: "\(error) (choose another with -o cache_dir=)")
         }
         fileSystemConfiguration.blockCacheScope = "\(url.scheme)://\(url.user ?? "anonymous")@\(url.host):\(url.port)"
-        let fileSystem = FTPFileSystem(pool: pool, configuration: fileSystemConfiguration, logger: logger)
+        fileSystemConfiguration.serverScope = "\(url.user ?? "anonymous")@\(url.host):\(url.port)"
+        let fileSystem = FTPFileSystem(store: PooledRemoteStore(pool: pool), configuration: fileSystemConfiguration,
+                                       logger: logger)
         do {
             try fileSystem.prepareLocalStorage()
         } catch {
@@ -130,6 +132,7 @@ struct Mount {
             pool.shutdown()
             throw Preflight.Failure(status: .mountFailed, message: error.description)
         }
+        fileSystem.kernelInvalidator = fuse.kernelCacheInvalidator()
         fuse.daemonize(foreground: foreground)
         if !foreground { LogSink.useSyslog() }  // stderr is /dev/null from here on
         logger.log(level: foreground ? .debug : .notice, "mounted \(url.redacted) on \(mountpoint)")
