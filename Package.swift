@@ -60,7 +60,10 @@ let package = Package(
         .testTarget(name: "MountOptionsTests", dependencies: ["MountOptions"]),
         .testTarget(name: "FTPClientTests", dependencies: ["FTPClient", "TestSupport"]),
         .testTarget(name: "BlockCacheTests", dependencies: ["BlockCache"]),
-        .testTarget(name: "FTPFileSystemTests", dependencies: ["FTPFileSystem", "TestSupport"]),
+        .testTarget(
+            name: "FTPFileSystemTests",
+            dependencies: ["FTPFileSystem", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "MountTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -109,6 +109,7 @@ extension FTPError {
         case 553:
             if deniedWording.contains(where: text.contains) { return .permissionDenied }
             if text.contains("exists") { return .alreadyExists }
+            if ["name", "prohibited", "invalid", "illegal"].contains(where: text.contains) { return .badArgument }
             // "553 Could not create file." (vsftpd) is a refusal to create; elsewhere 553 is
             // RFC 959's "file name not allowed".
             return creatingVerbs.contains(verb) ? .permissionDenied : .badArgument

@@ -550,6 +550,12 @@ public struct DirectoryListing: Sendable {
     public var isTruncated: Bool
     /// Lines no parser understood.
     public var skippedLines: [String]
+
+    public init(entries: [ListingEntry], isTruncated: Bool = false, skippedLines: [String] = []) {
+        self.entries = entries
+        self.isTruncated = isTruncated
+        self.skippedLines = skippedLines
+    }
 }
 
 /// What the client has learned about a server: shared by every session of a pool, so one

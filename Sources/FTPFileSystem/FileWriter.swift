@@ -114,8 +114,10 @@ final class FileWriter: @unchecked Sendable {
     private var pendingMode: UInt32?
     private var pendingModificationTime: Timestamp?
     /// The mode of the file this writer replaces, restored after an atomic replacement (a
-    /// temporary file gets the server's default mode).
+    /// temporary file gets the server's default mode). Nil for a file created here: then
+    /// nothing on the server predates this writer.
     private let originalPermissions: UInt32?
+    private var predatesWriter: Bool { originalPermissions != nil }
     /// Bumped whenever the content moves or changes, so read streams opened before restart.
     private(set) var generation: UInt64 = 0
     /// Open handles that write through this writer (kept by `WriterTable`).
@@ -519,13 +521,19 @@ final class FileWriter: @unchecked Sendable {
         if !context.atomicUpload { return .inPlace }
         let directory = FTPPath.parent(serverPath)
         if context.isDropBox(directory) { return .inPlace }
-        if !context.store.abilities.mayRename || context.renameRefusals.contains(directory) {
-            guard !serverHasFile else {
-                logger.error("\(path): the server cannot rename files here, so it cannot be replaced without risking its content; mount with -o atomic_upload=no to write it in place")
+        // Without renames, a file created here goes in place: nothing on the server predates
+        // it (it may be ours from an earlier flush of this same writer). A file that was there
+        // before cannot be replaced without risking it.
+        if !context.store.abilities.mayRename {
+            guard !predatesWriter else {
+                logger.error("\(path): the server cannot rename files, so it cannot be replaced without risking its content; mount with -o atomic_upload=no to write it in place")
                 throw .notPermitted
             }
             return .inPlace
         }
+        // Where renames were refused, the same for files created here; a file that was there
+        // before still tries: the server decides, and the old file stays if it refuses.
+        if context.renameRefusals.contains(directory) && !predatesWriter { return .inPlace }
         return .temporary
     }
 
@@ -636,12 +644,25 @@ final class FileWriter: @unchecked Sendable {
     /// file arrived (SIZE, repeated until the server's file stops growing: a server may still
     /// be writing what the old connection delivered), and lets the pipeline send everything
     /// from there again with APPE. Returns false when that cannot be done: another kind of
-    /// error, no progress for `timeout` seconds, or more missing than the pipeline holds.
+    /// error, no way back to the server within `timeout` seconds, resumes that keep failing
+    /// without a byte getting through, or more missing than the pipeline holds.
     private func resumeAfterLoss(_ stream: UploadStream, error: FTPError) -> Bool {
         guard error.meaning == .connectionLost || error.meaning == .transferInterrupted else { return false }
         stream.pipeline.cancel()  // no sender runs (a failed one has stopped already)
         stream.transfer.abort()
-        let deadline = stream.pipeline.lastProgress + context.store.timeout
+        if stream.pipeline.lastProgress > stream.lastResume {
+            stream.fruitlessResumes = 0
+        } else {
+            stream.fruitlessResumes += 1
+            guard stream.fruitlessResumes <= Self.maximumFruitlessResumes else {
+                logger.error("upload of \(path) keeps failing without progress; giving up after: \(error)")
+                return false
+            }
+        }
+        stream.lastResume = MonotonicClock.now
+        // A window of its own: the failure may have come after waiting out a whole timeout
+        // (a final reply that never came).
+        let deadline = MonotonicClock.now + context.store.timeout
         var backoff = 0.05
         while MonotonicClock.now < deadline {
             do throws(FTPError) {
@@ -667,10 +688,11 @@ final class FileWriter: @unchecked Sendable {
         return false
     }
 
-    /// The size of an upload's file on the server once it stops changing: the same twice,
-    /// `settleInterval` apart. A file not there at all has received nothing.
+    /// The size of an upload's file on the server once it stops changing: the same three
+    /// times, `settleInterval` apart. A file not there at all has received nothing.
     private func settledSize(of target: String, origin: UInt64, until deadline: Double) throws(FTPError) -> UInt64 {
         var last: UInt64?
+        var unchanged = 0
         while true {
             let current: UInt64
             do {
@@ -678,7 +700,8 @@ final class FileWriter: @unchecked Sendable {
             } catch where error.meaning == .notFound && origin == 0 {
                 current = 0
             }
-            if current == last || MonotonicClock.now + Self.settleInterval >= deadline { return current }
+            unchanged = current == last ? unchanged + 1 : 0
+            if unchanged == 2 || MonotonicClock.now + Self.settleInterval >= deadline { return current }
             last = current
             usleep(UInt32(Self.settleInterval * 1_000_000))
         }
@@ -686,33 +709,41 @@ final class FileWriter: @unchecked Sendable {
 
     /// How long the server's file must keep its size before a resume trusts it.
     static let settleInterval = 0.5
+    /// Resumes in a row that may fail before a byte gets through, before the upload fails.
+    static let maximumFruitlessResumes = 3
 
-    /// A stream failed for good: its transfer is ended and its partial upload removed (in the
-    /// background). Returns the errno to keep.
+    /// A stream failed for good: its transfer is ended and what it left on the server removed
+    /// before the failure is reported. Returns the errno to keep.
     private func fail(_ stream: UploadStream, _ error: FTPError) -> Errno {
-        abandon(stream)
+        cancellableStream.withLock { $0 = nil }
+        stream.pipeline.cancel()
+        stream.transfer.abort()
+        if stream.placement == .temporary || !serverHasFile {
+            context.changes.remove(stream.target, what: "a failed upload")
+        }
         logger.error("upload of \(path) failed: \(error)")
         return mapped(error)
     }
 
-    /// Ends a stream without completing it: the sender stops, the transfer is aborted (ABOR)
-    /// and what it left on the server removed, in the background, so that a stalled server
-    /// holds up nobody.
+    /// Ends a stream without completing it, in the background, so that a stalled server holds
+    /// up nobody: the sender stops (its transfer is broken off when it does not stop within a
+    /// second: it is blocked on a server that takes no data), the transfer is aborted (ABOR)
+    /// and what it left on the server removed.
     private func abandon(_ stream: UploadStream) {
         cancellableStream.withLock { $0 = nil }
         stream.pipeline.cancelNow()
         let changes = context.changes
-        let placement = stream.placement
-        let createdHere = !serverHasFile
+        let removeTarget = stream.placement == .temporary || !serverHasFile
         let target = stream.target
         let transfer = stream.transfer
         let pipeline = stream.pipeline
         context.background.run {
-            pipeline.cancel()
-            transfer.abort()
-            if placement == .temporary || createdHere {
-                changes.remove(target, what: "an abandoned upload")
+            if !pipeline.cancel(waitingAtMost: 1) {
+                transfer.interrupt()
+                pipeline.cancel()
             }
+            transfer.abort()
+            if removeTarget { changes.remove(target, what: "an abandoned upload") }
         }
     }
 
@@ -863,8 +894,9 @@ final class FileWriter: @unchecked Sendable {
             try context.changes.move(upload.target, over: serverPath, expectedSize: upload.size)
             context.journal?.recordGone(upload.target)
         } catch {
-            let refusal: Set<FTPError.Meaning> = [.notSupported, .permissionDenied, .refused, .badArgument]
-            guard refusal.contains(error.meaning), !serverHasFile else { throw error }
+            // The temporary was just verified there: "not found" to RNFR is a refusal too.
+            let refusal: Set<FTPError.Meaning> = [.notSupported, .permissionDenied, .refused, .badArgument, .notFound]
+            guard refusal.contains(error.meaning), !predatesWriter else { throw error }
             logger.notice("server refused to rename the upload of \(path) into place (\(error)); copying it there, and writing new files in \(FTPPath.parent(serverPath)) in place from now on")
             context.renameRefusals.insert(FTPPath.parent(serverPath))
             try context.changes.copyThrough(from: upload.target, to: serverPath, size: upload.size)
@@ -967,6 +999,9 @@ final class UploadStream: @unchecked Sendable {
     let digest: ContentDigest?
     /// Set by `FileWriter.interruptStream` (from another thread).
     let isCancelled = Atomic<Bool>(false)
+    /// When the upload last resumed, and how many resumes in a row got no byte through.
+    var lastResume: Double = 0
+    var fruitlessResumes = 0
 
     /// `spoolDirectory`: where sent bytes beyond the pipeline's memory are kept, on machines
     /// whose TCP buffers hold more (`UploadPipeline.defaultSpoolCapacity`).

@@ -202,6 +202,23 @@ final class UploadPipeline: @unchecked Sendable {
         while sending { lock.wait() }
     }
 
+    /// Stops sending after the current chunk and waits at most `seconds` for the sender to
+    /// stop; returns whether it did (a sender blocked in a send to a stalled server does not,
+    /// until its transfer is interrupted).
+    func cancel(waitingAtMost seconds: Double) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        stopping = true
+        lock.broadcast()
+        let deadline = MonotonicClock.now + seconds
+        while sending {
+            let left = deadline - MonotonicClock.now
+            if left <= 0 { return false }
+            lock.wait(seconds: left)
+        }
+        return true
+    }
+
     /// From any thread, without waiting: nothing more is sent, and a writer waiting for room or
     /// for the pipeline to drain wakes with `cancelled`. (A sender blocked inside a send stays
     /// there until its transfer is interrupted.)

@@ -452,8 +452,11 @@ struct WriteQuirkMountTests {
             // Every upload (new or replacing) is hashed under its temporary name, before the
             // rename that puts it in place.
             let commands = server.receivedCommands()
-            let hashed = commands.filter { $0.hasPrefix("HASH") && $0.contains("/.ftpfs-up.") }
-            #expect(hashed.count == 2, "\(commands)")
+            let stored = commands.filter { $0.hasPrefix("STOR") }.map { String($0.dropFirst(5)) }
+            #expect(stored.count >= 2 && stored.allSatisfy { $0.hasPrefix("/.ftpfs-up.") }, "\(commands)")
+            for target in stored {
+                #expect(commands.contains("HASH " + target), "\(target) was not verified: \(commands)")
+            }
         }
     }
 

@@ -15,6 +15,7 @@ attribute) registered in QUIRKS below; add new ones the same way.
 
 import argparse
 import calendar
+import fnmatch
 import hashlib
 import logging
 import os
@@ -673,6 +674,267 @@ class ListDelayMixin:
 def _list_delay(setup, value):
     setup.handler_mixins.append(ListDelayMixin)
     setup.handler_attributes["list_delay"] = float(value or 0.2)
+
+
+# --- Quirks of the write path's fault matrix ------------------------------
+
+class RefuseMixin:
+    """Answers chosen commands with a chosen reply (``refusals``: (VERB, code, glob)), e.g. an
+    RNFR refused with 502 or a DELE with 550. A refused transfer command also drops the data
+    connection the client may already have opened."""
+
+    TRANSFERS = ("STOR", "APPE", "STOU", "RETR", "LIST", "NLST", "MLSD")
+
+    def pre_process_command(self, line, cmd, arg):
+        verb = cmd.upper()
+        if verb == "SITE" and arg:
+            verb = "SITE " + arg.split(" ")[0].upper()
+        for refused, code, pattern in self.refusals:
+            if verb == refused and (pattern is None or fnmatch.fnmatch(os.path.basename(arg or ""), pattern)):
+                self.logline("<- %s" % line)
+                if verb in self.TRANSFERS:
+                    self._shutdown_connecting_dtp()
+                    if self.data_channel is not None:
+                        self.data_channel.close()
+                        self.data_channel = None
+                    self._restart_position = 0
+                if verb == "RNTO":
+                    self._rnfr = None
+                self.log("refusing %s with %d (quirk refuse)" % (verb, code))
+                self.respond("%d %s refused (quirk)." % (code, verb))
+                return
+        return super().pre_process_command(line, cmd, arg)
+
+
+@quirk("refuse", "refuse=VERB:CODE[:GLOB]: answer VERB (e.g. RNFR, DELE, STOR, 'SITE CHMOD') with CODE, "
+                 "for names matching GLOB only when given (repeatable)")
+def _refuse(setup, value):
+    parts = (value or "").split(":")
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise SystemExit("ftp_server.py: --quirk refuse=VERB:CODE[:GLOB]")
+    refusals = setup.handler_attributes.setdefault("refusals", [])
+    if not refusals:
+        setup.handler_mixins.insert(0, RefuseMixin)
+    refusals.append((parts[0].upper(), int(parts[1]), parts[2] if len(parts) > 2 else None))
+
+
+class WithholdVerdictDTPMixin:
+    """The first upload is received in full, but its final reply never comes (the client must
+    time out and find out for itself what arrived)."""
+
+    withheld = [False]
+
+    def close(self):
+        if self.receive and not self._closed and not self.withheld[0]:
+            self.withheld[0] = True
+            self.cmd_channel.log("withholding the final reply (quirk withhold-226)")
+            self._resp = None
+        super().close()
+
+
+@quirk("withhold-226", "receive the first upload, then never send its final reply")
+def _withhold_226(setup, value):
+    _dtp_handler_with(setup, WithholdVerdictDTPMixin)
+
+
+class DropControlAfterUploadDTPMixin:
+    """The first upload is received in full, then its control connection is closed instead of
+    answered: the client cannot know the upload's fate from it."""
+
+    dropped = [False]
+
+    def close(self):
+        if self.receive and not self._closed and not self.dropped[0]:
+            self.dropped[0] = True
+            self._resp = None
+            super().close()
+            self.cmd_channel.log("dropping the control connection after the upload (quirk drop-control-after-stor)")
+            self.cmd_channel.close()
+            return
+        super().close()
+
+
+@quirk("drop-control-after-stor", "receive the first upload, then close its control connection "
+                                  "instead of answering")
+def _drop_control_after_stor(setup, value):
+    _dtp_handler_with(setup, DropControlAfterUploadDTPMixin)
+
+
+class DropControlOnceDTPMixin:
+    """The control connection of the first upload is closed once `drop_control_after` bytes of
+    it arrived (the data connection with it), as a server restart or a NAT timeout does."""
+
+    dropped = [False]
+
+    def handle_read(self):
+        super().handle_read()
+        if (self.receive and not self._closed and not self.dropped[0]
+                and self.get_transmitted_bytes() >= self.cmd_channel.drop_control_after):
+            self.dropped[0] = True
+            self.cmd_channel.log("dropping the control connection mid-upload (quirk drop-control-once)")
+            self._resp = None
+            self.cmd_channel.close()
+
+    handle_read_event = handle_read
+
+
+@quirk("drop-control-once", "drop-control-once=BYTES: close the first upload's control (and data) "
+                            "connection once BYTES of it arrived")
+def _drop_control_once(setup, value):
+    _dtp_handler_with(setup, DropControlOnceDTPMixin)
+    setup.handler_attributes["drop_control_after"] = int(value or 1000000)
+
+
+class DelayedWriteFile:
+    """A file whose writes land `delay` seconds after they are made, in order, and which
+    closes once they all did, even after the transfer that made them is gone: a server whose
+    disk lags behind its network."""
+
+    def __init__(self, real, ioloop, delay):
+        self._real = real
+        self._ioloop = ioloop
+        self._delay = delay
+        self._pending = 0
+        self._close_wanted = False
+        self.name = real.name
+
+    @property
+    def closed(self):
+        return self._close_wanted or self._real.closed
+
+    @property
+    def pending(self):
+        return self._pending > 0
+
+    def write(self, data):
+        self._pending += 1
+        self._ioloop.call_later(self._delay, self._land, bytes(data))
+        return len(data)
+
+    def _land(self, data):
+        self._real.write(data)
+        self._real.flush()
+        self._pending -= 1
+        if self._pending == 0 and self._close_wanted:
+            self._real.close()
+
+    def close(self):
+        self._close_wanted = True
+        if self._pending == 0:
+            self._real.close()
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class DelayWritesDTPMixin:
+    """Uploads are written to disk `write_delay` seconds after they arrive, and a transfer's
+    final reply waits until they all landed (as a server whose disk lags would answer): only
+    what arrived on a connection that then dropped lands after its client moved on."""
+
+    def close(self):
+        file = self.file_obj
+        if isinstance(file, DelayedWriteFile) and file.pending and not self.cmd_channel._closed:
+            if not getattr(self, "_close_waiting", False):
+                self._close_waiting = True
+                self.ioloop.call_later(0.02, self._close_when_written)
+            return
+        super().close()
+
+    def _close_when_written(self):
+        self._close_waiting = False
+        self.close()
+
+    @property
+    def file_obj(self):
+        return self.__dict__.get("_delayed_file_obj")
+
+    @file_obj.setter
+    def file_obj(self, value):
+        if value is not None and any(c in getattr(value, "mode", "") for c in "wa+"):
+            value = DelayedWriteFile(value, self.ioloop, self.cmd_channel.write_delay)
+        self.__dict__["_delayed_file_obj"] = value
+
+    def _use_sendfile(self):
+        return False
+
+
+@quirk("delay-writes", "delay-writes=SECONDS: write uploaded bytes to disk that late (they still land "
+                       "after their connection is gone)")
+def _delay_writes(setup, value):
+    _dtp_handler_with(setup, DelayWritesDTPMixin)
+    setup.handler_attributes["write_delay"] = float(value or 0.5)
+
+
+class SizeLiesFSMixin:
+    """SIZE and listings say files are `size_lie` bytes bigger than they are; RETR sends what
+    there is."""
+
+    def _bigger(self, st):
+        import stat as stat_module
+        if not stat_module.S_ISREG(st.st_mode):
+            return st
+        fields = list(st)
+        fields[6] += self.cmd_channel.size_lie
+        return os.stat_result(fields)
+
+    def stat(self, path):
+        return self._bigger(super().stat(path))
+
+    def lstat(self, path):
+        return self._bigger(super().lstat(path))
+
+    def getsize(self, path):
+        size = super().getsize(path)
+        return size + self.cmd_channel.size_lie if self.isfile(path) else size
+
+
+@quirk("size-lies", "size-lies=BYTES: SIZE, LIST and MLSD say every file is BYTES bigger than RETR sends")
+def _size_lies(setup, value):
+    setup.fs_mixins.append(SizeLiesFSMixin)
+    setup.handler_attributes["size_lie"] = int(value or 1000)
+
+
+class DropBoxMixin:
+    """An upload-only directory (`dropbox`): the login may enter it and store files there, but
+    listing it, and asking about or reading, renaming or deleting what is in it, answers 550."""
+
+    LOOKS = ("LIST", "NLST", "MLSD", "MLST", "SIZE", "MDTM", "RETR", "RNFR", "RNTO", "DELE", "HASH",
+             "XSHA256", "XSHA1", "XMD5", "XCRC", "MFMT", "STAT", "SITE CHMOD", "APPE")
+
+    def _in_dropbox(self, arg, cmd):
+        if cmd in ("LIST", "NLST", "MLSD") and (not arg or arg.startswith("-")):
+            target = self.fs.cwd
+        else:
+            target = self.fs.ftpnorm(arg or "")
+        box = self.dropbox.rstrip("/")
+        return target == box or target.startswith(box + "/")
+
+    def pre_process_command(self, line, cmd, arg):
+        verb = cmd.upper()
+        if verb == "SITE" and arg:
+            verb = "SITE " + arg.split(" ")[0].upper()
+            arg = line[len(verb) + 1:].split(" ", 1)[-1]
+        if verb in self.LOOKS and self.authenticated and self._in_dropbox(arg, verb):
+            self.logline("<- %s" % line)
+            self._shutdown_connecting_dtp()
+            if self.data_channel is not None:
+                self.data_channel.close()
+                self.data_channel = None
+            if verb == "RNTO":
+                self._rnfr = None
+            self.respond("550 Permission denied (upload-only directory).")
+            return
+        return super().pre_process_command(line, cmd, arg)
+
+
+@quirk("dropbox", "dropbox=/DIR: an upload-only directory: CWD and STOR work there, LIST, SIZE, RETR, "
+                  "RNFR, DELE, ... answer 550")
+def _dropbox(setup, value):
+    if not value or not value.startswith("/"):
+        raise SystemExit("ftp_server.py: --quirk dropbox=/DIR")
+    setup.handler_mixins.insert(0, DropBoxMixin)
+    setup.handler_attributes["dropbox"] = value
 
 
 # --------------------------------------------------------------------------
