@@ -27,19 +27,8 @@ if [[ ${1:-} == stop ]]; then
     exit 0
 fi
 
-# 1. What building and running need (the test servers are not needed for a trial).
-need=(libfuse3-dev fuse3 libssl-dev pkg-config python3 python3-pyftpdlib)
-missing=()
-for package in "${need[@]}"; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true) == installed ]] || missing+=("$package")
-done
-if (( ${#missing[@]} > 0 )); then
-    sudo=(); (( EUID == 0 )) || sudo=(sudo)
-    echo "==> installing ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-command -v swift >/dev/null || { scripts/install-deps.sh; exit 1; }  # prints how to get Swift
+# 1. What building and running need (the test servers are not needed for a trial), and Swift.
+scripts/install-deps.sh --try
 
 # 2. Build (release: this is a trial of the real thing).
 echo "==> building ftpfs (release; the first build takes a few minutes)"
