@@ -226,6 +226,9 @@ prepare_root() {
     local root=$1
     mkdir -p "$root"
     tar -C "$root" --numeric-owner -xf "$(pristine_tarball)"
+    # On a real machine / is a mount point; `unshare --propagation private` (the tests use it)
+    # fails with EINVAL in a chroot whose root is a plain directory.
+    bind "$root" "$root"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     bind /proc "$root/proc"
     bind /sys "$root/sys"
@@ -283,8 +286,13 @@ run_logged() {
 
 # Reports, then ends, what a command left running or mounted in the root.
 check_leftovers() {
-    local root=$1 log_file=$2 what pids mounts
-    what=$3
+    local root=$1 log_file=$2 what=$3 pids mounts waited
+    # Processes the command told to stop may take a few seconds (the tests' guards wait 3 s
+    # between TERM and KILL); whatever runs after 15 s was left behind.
+    for (( waited = 0; waited < 150; waited++ )); do
+        [[ -z $(pids_in_root "$root") ]] && break
+        sleep 0.1
+    done
     mapfile -t pids < <(pids_in_root "$root")
     mounts=$(mounts_under "$root" | grep -vxE "$root(/(proc|sys|dev|dev/pts|dev/shm|run|opt/swift|opt/swift-packages))?" || true)
     if (( ${#pids[@]} > 0 )); then
