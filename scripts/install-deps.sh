@@ -27,7 +27,7 @@ tests=(
     passwd                       # useradd/chpasswd for vsftpd's test account
     coreutils                    # sha256sum for data set manifests
     rsync tar vim-tiny           # tools the mount tests run on the mountpoint
-    dpkg-dev binutils            # Packaging/build-deb.sh: dpkg-shlibdeps, strip
+    dpkg-dev                     # Packaging/build-deb.sh: dpkg-shlibdeps (strip: binutils, above)
     man-db bsdextrautils         # packaging tests: man -w, man | col -b
     systemd                      # packaging tests: systemd-analyze verify (no running systemd needed)
     util-linux procps            # mount --fstab, unshare, setpriv; pgrep
