@@ -387,7 +387,10 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     [[ -n ${command_pid:-} ]] && kill "$command_pid" 2>/dev/null
-    [[ -n ${current_root:-} ]] && teardown "$current_root"
+    if [[ -n ${current_root:-} ]]; then
+        log "stopped (exit $status) while running in $current_root; its log is in ${run_dir:-$base}"
+        teardown "$current_root"
+    fi
     for path in "${cleanup_paths[@]}"; do
         stop_processes "$path"; unmount_all "$path"
     done
