@@ -10,13 +10,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CI="${CI:-}"
 started=$SECONDS
 step() { echo; echo "==> $*"; }
+# Only a run that reached the last line passed: one ended by a signal (Ctrl-C, a CI time limit)
+# runs this trap with the last command's status, often 0.
+current="setup"
 summary() {
-    local status=$?
+    local status=$? how
+    how=$( (( status != 0 )) && echo "exit $status" || echo "stopped by a signal")
     echo
-    if (( status == 0 )); then
+    if [[ -z $current ]]; then
         echo "==> test.sh: all steps passed in $(( SECONDS - started )) s (CI=${CI:-unset})"
     else
-        echo "==> test.sh: FAILED during: ${current:-setup} (exit $status) after $(( SECONDS - started )) s" >&2
+        echo "==> test.sh: FAILED during: $current ($how) after $(( SECONDS - started )) s" >&2
     fi
 }
 trap summary EXIT
