@@ -17,12 +17,15 @@
 #   -- ARGS            passed to scripts/test.sh (e.g. -- --filter MountTests: a quick check;
 #                      test.sh then skips the benchmark smoke run)
 #
-# For each command: a copy of the pristine root, with /proc, /sys, /dev, /dev/pts bind-mounted,
-# /etc/resolv.conf copied, /opt/swift and /opt/swift-packages bind-mounted read-only (git in
-# the root reads github.com from the packages' copies, as on this machine), the repository
-# cloned to /root/ftpfs, then, as root with no standard input:
-#   try:  scripts/try.sh, a look at the demo mount, scripts/try.sh stop (the mount must be gone)
-#   test: CI=true scripts/test.sh ARGS
+# For each command: a copy of the pristine root (debootstrap with sudo and a first user,
+# newuser, in the sudo group), with /proc, /sys, /dev, /dev/pts bind-mounted, /dev/fuse as
+# Debian has it (0666), /etc/resolv.conf copied, /opt/swift and /opt/swift-packages
+# bind-mounted read-only (git in the root reads github.com from the packages' copies, as on
+# this machine), a clone of the repository in the home of the account that runs the command,
+# then, with no standard input:
+#   try:  as newuser (the README runs it without sudo; sudo needs no password here):
+#         scripts/try.sh, a look at the demo mount, scripts/try.sh stop (the mount must be gone)
+#   test: as root, as CI runs it: CI=true scripts/test.sh ARGS
 # Logs go to DIR/runs/ID/ (outside the root); a summary is printed at the end and the exit
 # status is non-zero when a command failed. Whatever happens (a failure, Ctrl-C), the processes
 # running inside the root are ended and everything mounted under it is unmounted.
@@ -45,9 +48,16 @@ suite=bookworm
 # copies SwiftPM resolves github.com from (this machine's and CI's git say so in /etc/gitconfig).
 swift_dir=/opt/swift
 packages_dir=/opt/swift-packages
-chroot_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$swift_dir/usr/bin
+# Debian's PATH for root and for other users (/etc/profile), with the toolchain added at the end
+# as a user does in ~/.profile.
+root_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$swift_dir/usr/bin
+user_path=/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games:$swift_dir/usr/bin
+# The account of the new user who runs scripts/try.sh, as the README says, without sudo; a
+# fresh installation gives the first user sudo (here without a password: there is no one to
+# type it).
+user=newuser
 
-usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
 log() { echo "fresh-machine-check: $*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -171,7 +181,16 @@ bind() {
 
 # ---- the pristine root ------------------------------------------------------------------------
 
+# debootstrap's own default is the important priority.
+debootstrap_variant() { [[ $variant == important ]] || echo "--variant=$variant"; }
+
 pristine_tarball() { echo "$base/pristine/$suite-$variant.tar"; }
+
+# What the cached tarball was made with: a change here makes a new one.
+pristine_recipe() {
+    echo "debootstrap $(debootstrap_variant) --include=sudo $suite $mirror"
+    declare -f configure_like_an_installed_system
+}
 
 # Debootstraps Debian once and keeps it as a tarball: later runs unpack it in seconds.
 make_pristine() {
@@ -180,27 +199,28 @@ make_pristine() {
     mkdir -p "$base/pristine"
     exec 8>"$tarball.lock"
     flock 8
-    if [[ -f $tarball ]] && ! $refresh; then return 0; fi
+    if [[ -f $tarball ]] && ! $refresh && [[ $(cat "$tarball.recipe" 2>/dev/null) == "$(pristine_recipe)" ]]; then
+        return 0
+    fi
     tree=$base/pristine/$suite-$variant.tree
     cleanup_paths+=("$tree")
     stop_processes "$tree" || true; unmount_all "$tree" || true; remove_root "$tree"
     log "debootstrap $suite ($variant) from $mirror into $tree (a few minutes, once)"
-    local variant_args=()
-    [[ $variant == minbase ]] && variant_args=(--variant=minbase)
-    debootstrap "${variant_args[@]}" "$suite" "$tree" "$mirror" >"$base/pristine/debootstrap.log" 2>&1 \
+    debootstrap $(debootstrap_variant) --include=sudo "$suite" "$tree" "$mirror" >"$base/pristine/debootstrap.log" 2>&1 \
         || { tail -n 30 "$base/pristine/debootstrap.log" >&2; die "debootstrap failed (log: $base/pristine/debootstrap.log)"; }
     stop_processes "$tree" || true
     unmount_all "$tree"
     configure_like_an_installed_system "$tree"
     tar -C "$tree" --numeric-owner -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
+    pristine_recipe >"$tarball.recipe"
     remove_root "$tree"
     log "pristine root cached in $tarball"
 }
 
 # What an installed Debian 12 has and a bare debootstrap does not: the updates and security
-# suites, a host name and /etc/hosts. Package lists are left out (as in Debian's container
-# images), so the project's scripts must run apt-get update themselves.
+# suites, /etc/hosts, and a first user with sudo. Package lists are left out (as in Debian's
+# container images), so the project's scripts must run apt-get update themselves.
 configure_like_an_installed_system() {
     local tree=$1
     cat >"$tree/etc/apt/sources.list" <<EOF
@@ -208,14 +228,11 @@ deb $mirror $suite main
 deb $mirror $suite-updates main
 deb ${mirror%/debian}/debian-security $suite-security main
 EOF
-    echo fresh-debian >"$tree/etc/hostname"
-    cat >"$tree/etc/hosts" <<'EOF'
-127.0.0.1	localhost
-127.0.1.1	fresh-debian
-::1	localhost ip6-localhost ip6-loopback
-ff02::1	ip6-allnodes
-ff02::2	ip6-allrouters
-EOF
+    printf '%s\n' "127.0.0.1	localhost" "::1	localhost ip6-localhost ip6-loopback" \
+        "ff02::1	ip6-allnodes" "ff02::2	ip6-allrouters" >"$tree/etc/hosts"
+    chroot "$tree" useradd --create-home --shell /bin/bash --groups sudo "$user"
+    echo "$user ALL=(ALL) NOPASSWD: ALL" >"$tree/etc/sudoers.d/$user"
+    chmod 0440 "$tree/etc/sudoers.d/$user"
     rm -rf "$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/archives/*.deb
 }
 
@@ -230,6 +247,8 @@ prepare_root() {
     # fails with EINVAL in a chroot whose root is a plain directory.
     bind "$root" "$root"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The chroot shares this machine's host name (sudo looks it up).
+    printf '127.0.1.1\t%s\n' "$(hostname)" >>"$root/etc/hosts"
     bind /proc "$root/proc"
     bind /sys "$root/sys"
     bind /dev "$root/dev"
@@ -238,7 +257,7 @@ prepare_root() {
     # A booted system's /run is a tmpfs with /run/lock in it.
     mount --make-private -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
     install -d -m 1777 "$root/run/lock"
-    [[ -c $root/dev/fuse ]] || die "/dev/fuse did not come along into $root/dev"
+    bind_fuse_device "$root"
     bind "$swift_dir" "$root$swift_dir" -o ro
     bind "$packages_dir" "$root$packages_dir" -o ro
     touch "$root$swift_dir/.fresh-machine-check" 2>/dev/null && die "$root$swift_dir is writable"
@@ -252,28 +271,51 @@ prepare_root() {
 EOF
 }
 
-# A fresh clone of the commit under test (not a copy of a work tree: nothing untracked comes).
-clone_into() {
-    local root=$1 commit=$2
-    git clone --quiet --no-checkout "$repo" "$root/root/ftpfs"
-    git -C "$root/root/ftpfs" checkout --quiet --detach "$commit"
+# /dev/fuse as Debian has it, crw-rw-rw- (this machine's may be root's only, which would keep
+# the new user from mounting): a node of our own, bound over the chroot's /dev/fuse.
+bind_fuse_device() {
+    local root=$1 node=$run_dir/fuse-device
+    [[ -c /dev/fuse ]] || die "no /dev/fuse on this machine"
+    [[ -c $node ]] || mknod -m 0666 "$node" c "$(( 0x$(stat -c %t /dev/fuse) ))" "$(( 0x$(stat -c %T /dev/fuse) ))"
+    mount --bind --make-private "$node" "$root/dev/fuse"
 }
 
-# The environment a root login would give (no LANG: a fresh system has no locale set).
-root_env() {
-    echo /usr/bin/env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb PATH="$chroot_path"
+# The home of the account a command runs as, in the root.
+home_of() { if [[ $1 == root ]]; then echo /root; else echo "/home/$1"; fi; }
+
+# A fresh clone of the commit under test (not a copy of a work tree: nothing untracked comes),
+# in the home of the account that runs the command.
+clone_into() {
+    local root=$1 commit=$2 account=$3 checkout
+    checkout=$root$(home_of "$account")/ftpfs
+    git clone --quiet --no-checkout "$repo" "$checkout"
+    git -C "$checkout" checkout --quiet --detach "$commit"
+    chroot "$root" chown -R "$account:" "$(home_of "$account")/ftpfs"
+}
+
+# chroot's arguments to run as $2 in root $1 with the environment a login gives (no LANG: a
+# fresh system has no locale set).
+chroot_as() {
+    local root=$1 account=$2 path=$root_path
+    if [[ $account != root ]]; then
+        path=$user_path
+        echo "--userspec=$account:$account --groups=$account,sudo"
+    fi
+    echo "$root /usr/bin/env -i HOME=$(home_of "$account") USER=$account LOGNAME=$account"
+    echo "SHELL=/bin/bash TERM=dumb PATH=$path"
 }
 
 # Runs "$@" in the root as root with no standard input, its output appended to $2, within the
 # time limit. In the background with `wait`, so that Ctrl-C or a TERM reaches our trap at once
 # (bash runs traps only after a foreground command ends); the cleanup then ends what it left.
 run_logged() {
-    local root=$1 log_file=$2; shift 2
+    local root=$1 account=$2 log_file=$3; shift 3
     local status=0 offset
     touch "$log_file"
     offset=$(( $(stat -c %s "$log_file") + 1 ))
-    # shellcheck disable=SC2046  # root_env is words by design
-    timeout --kill-after=30 "$timeout_seconds" chroot "$root" $(root_env) "$@" </dev/null >>"$log_file" 2>&1 &
+    # shellcheck disable=SC2046  # chroot_as gives words by design
+    timeout --kill-after=30 "$timeout_seconds" chroot $(chroot_as "$root" "$account") "$@" \
+        </dev/null >>"$log_file" 2>&1 &
     command_pid=$!
     # Progress: test.sh's step lines as they come; the rest is in the log.
     tail --pid="$command_pid" -c +"$offset" -f "$log_file" | grep --line-buffered -E '^==> ' \
@@ -305,12 +347,13 @@ check_leftovers() {
     fi
 }
 
-# scripts/try.sh, then a look at the mount as its message suggests, then scripts/try.sh stop.
+# As the new user: scripts/try.sh, then a look at the mount as its message suggests, then
+# scripts/try.sh stop.
 run_try() {
     local root=$1 log_file=$2
-    run_logged "$root" "$log_file" bash -c 'cd /root/ftpfs && scripts/try.sh' || return
+    run_logged "$root" "$user" "$log_file" bash -c 'cd ~/ftpfs && scripts/try.sh' || return
     echo "==> fresh-machine-check: looking at the demo mount" >>"$log_file"
-    run_logged "$root" "$log_file" bash -c '
+    run_logged "$root" "$user" "$log_file" bash -c '
         set -euo pipefail
         mnt=/tmp/ftpfs-demo/mnt
         grep -q " $mnt fuse" /proc/mounts || { echo "no FUSE mount on $mnt"; exit 1; }
@@ -324,7 +367,7 @@ run_try() {
         cmp "$mnt/written.txt" /tmp/ftpfs-demo/files/written.txt
         echo "demo mount: listing, reads, checksum and a write are right"' || return
     echo "==> fresh-machine-check: scripts/try.sh stop" >>"$log_file"
-    run_logged "$root" "$log_file" bash -c 'cd /root/ftpfs && scripts/try.sh stop' || return
+    run_logged "$root" "$user" "$log_file" bash -c 'cd ~/ftpfs && scripts/try.sh stop' || return
     if grep -q " $root/tmp/ftpfs-demo/mnt " /proc/self/mountinfo; then
         echo "FAILED: scripts/try.sh stop left $root/tmp/ftpfs-demo/mnt mounted" | tee -a "$log_file" >&2
         return 1
@@ -333,25 +376,31 @@ run_try() {
     check_leftovers "$root" "$log_file" "scripts/try.sh stop"
 }
 
+# As CI runs it: as root, CI=true, no standard input.
 run_test() {
     local root=$1 log_file=$2
-    run_logged "$root" "$log_file" bash -c 'cd /root/ftpfs && CI=true exec scripts/test.sh "$@"' \
+    run_logged "$root" root "$log_file" bash -c 'cd ~/ftpfs && CI=true exec scripts/test.sh "$@"' \
         test.sh "${test_args[@]}"
 }
+
+# Who runs each command.
+account_of() { if [[ $1 == try ]]; then echo "$user"; else echo root; fi; }
 
 # One command on its own fresh root: prepare, clone, run, record, clean up.
 check_command() {
     local name=$1 commit=$2 root=$run_dir/$1-root log_file=$run_dir/$1.log
-    local started=$SECONDS status=0
+    local started=$SECONDS status=0 account
+    account=$(account_of "$name")
     current_root=$root
     log "$name: preparing $root"
     prepare_root "$root"
-    clone_into "$root" "$commit"
-    log "$name: running (log: $log_file)"
+    clone_into "$root" "$commit" "$account"
+    log "$name: running as $account (log: $log_file)"
     {
-        echo "==> fresh-machine-check: $name on a fresh $suite ($variant) root, commit $commit"
+        echo "==> fresh-machine-check: $name as $account on a fresh $suite ($variant) root, commit $commit"
         # shellcheck disable=SC2046
-        echo "==> swift, before the project's scripts: $(chroot "$root" $(root_env) swift --version </dev/null 2>&1 | head -n 1)"
+        echo "==> swift, before the project's scripts: $(chroot $(chroot_as "$root" "$account") swift --version \
+            </dev/null 2>&1 | head -n 1)"
     } >>"$log_file"
     "run_$name" "$root" "$log_file" || status=$?
     [[ $name == test ]] && check_leftovers "$root" "$log_file" "scripts/test.sh"
@@ -394,6 +443,7 @@ cleanup() {
     for path in "${cleanup_paths[@]}"; do
         stop_processes "$path"; unmount_all "$path"
     done
+    [[ -n ${run_dir:-} ]] && rm -f "$run_dir/fuse-device"
     exit "$status"
 }
 
