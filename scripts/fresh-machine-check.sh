@@ -262,12 +262,15 @@ prepare_root() {
     bind "$packages_dir" "$root$packages_dir" -o ro
     touch "$root$swift_dir/.fresh-machine-check" 2>/dev/null && die "$root$swift_dir is writable"
     # git is not installed yet: the project's scripts must bring it. Its system configuration
-    # is there already, as on this machine and CI's.
+    # is there already, as on this machine and CI's. The copies stand in for GitHub, so the new
+    # user may read them though root owns them (git refuses "dubious ownership" otherwise).
     cat >"$root/etc/gitconfig" <<EOF
 [url "$packages_dir/"]
 	insteadOf = https://github.com/
 	insteadOf = git@github.com:
 	insteadOf = ssh://git@github.com/
+[safe]
+	directory = *
 EOF
 }
 
