@@ -12,19 +12,28 @@ port=${FTPFS_DEMO_PORT:-2121}
 user=demo
 password=demo-password
 
+# Unmounts the demo and stops its server. Fails when the mount stays (the server is stopped all
+# the same), so that neither `stop` nor a new demo over the old mount pretends all went well.
 stop_demo() {
+    local status=0
     if grep -qs " $demo/mnt fuse" /proc/mounts; then
-        fusermount3 -u "$demo/mnt" && echo "unmounted $demo/mnt"
+        if fusermount3 -u "$demo/mnt"; then
+            echo "unmounted $demo/mnt"
+        else
+            echo "try.sh: $demo/mnt is still mounted (fusermount3 -u failed, see above)" >&2
+            status=1
+        fi
     fi
     if [[ -f $demo/server.pid ]] && kill -0 "$(cat "$demo/server.pid")" 2>/dev/null; then
         kill "$(cat "$demo/server.pid")" && echo "stopped the demo FTP server"
     fi
     rm -f "$demo/server.pid"
+    return "$status"
 }
 
 if [[ ${1:-} == stop ]]; then
     stop_demo
-    exit 0
+    exit
 fi
 
 # 1. What building and running need (the test servers are not needed for a trial), and Swift.
