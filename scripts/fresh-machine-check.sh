@@ -254,9 +254,11 @@ prepare_root() {
     bind /dev "$root/dev"
     bind /dev/pts "$root/dev/pts"
     mount --make-private -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
-    # A booted system's /run is a tmpfs with /run/lock in it.
+    # What booting makes (systemd-tmpfiles): /run, a tmpfs with /run/lock in it, and /etc/mtab
+    # (fusermount3 -u reads it, and fails for a user without it).
     mount --make-private -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
     install -d -m 1777 "$root/run/lock"
+    ln -sfn ../proc/self/mounts "$root/etc/mtab"
     bind_fuse_device "$root"
     bind "$swift_dir" "$root$swift_dir" -o ro
     bind "$packages_dir" "$root$packages_dir" -o ro
