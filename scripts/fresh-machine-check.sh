@@ -14,6 +14,8 @@
 #   --variant V        debootstrap variant: minbase (default; like a container image) or
 #                      important (like a minimal installation)
 #   --timeout S        seconds each command may take (default: 5400, CI's limit)
+#   --sudo             run the test as the README has it, by newuser with sudo (sudo resets
+#                      PATH), instead of as CI runs it, as root
 #   -- ARGS            passed to scripts/test.sh (e.g. -- --filter MountTests: a quick check;
 #                      test.sh then skips the benchmark smoke run)
 #
@@ -25,7 +27,8 @@
 # then, with no standard input:
 #   try:  as newuser (the README runs it without sudo; sudo needs no password here):
 #         scripts/try.sh, a look at the demo mount, scripts/try.sh stop (the mount must be gone)
-#   test: as root, as CI runs it: CI=true scripts/test.sh ARGS
+#   test: as root, as CI runs it: CI=true scripts/test.sh ARGS (--sudo: as newuser,
+#         sudo CI=true scripts/test.sh ARGS)
 # Logs go to DIR/runs/ID/ (outside the root); a summary is printed at the end and the exit
 # status is non-zero when a command failed. Whatever happens (a failure, Ctrl-C), the processes
 # running inside the root are ended and everything mounted under it is unmounted.
@@ -40,6 +43,7 @@ keep=false
 refresh=false
 variant=minbase
 timeout_seconds=5400
+test_with_sudo=false
 test_args=()
 mirror=http://deb.debian.org/debian
 suite=bookworm
@@ -73,6 +77,7 @@ parse_arguments() {
             --variant) variant=$2; [[ $variant == minbase || $variant == important ]] \
                            || die "--variant takes minbase or important"; shift 2 ;;
             --timeout) timeout_seconds=$2; shift 2 ;;
+            --sudo) test_with_sudo=true; shift ;;
             --) shift; test_args=("$@"); break ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument $1 (see --help)" ;;
@@ -259,6 +264,8 @@ prepare_root() {
     mount --make-private -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
     install -d -m 1777 "$root/run/lock"
     ln -sfn ../proc/self/mounts "$root/etc/mtab"
+    # The new user put the toolchain on their PATH, as swift.org says, in ~/.profile.
+    echo "PATH=\"\$PATH:$swift_dir/usr/bin\"" >>"$root/home/$user/.profile"
     bind_fuse_device "$root"
     bind "$swift_dir" "$root$swift_dir" -o ro
     bind "$packages_dir" "$root$packages_dir" -o ro
@@ -381,15 +388,16 @@ run_try() {
     check_leftovers "$root" "$log_file" "scripts/try.sh stop"
 }
 
-# As CI runs it: as root, CI=true, no standard input.
+# As CI runs it: as root, CI=true, no standard input; or as the README has it, with sudo.
 run_test() {
-    local root=$1 log_file=$2
-    run_logged "$root" root "$log_file" bash -c 'cd ~/ftpfs && CI=true exec scripts/test.sh "$@"' \
-        test.sh "${test_args[@]}"
+    local root=$1 log_file=$2 sudo=""
+    $test_with_sudo && sudo="sudo"
+    run_logged "$root" "$(account_of test)" "$log_file" \
+        bash -c 'cd ~/ftpfs && exec '"$sudo"' CI=true scripts/test.sh "$@"' test.sh "${test_args[@]}"
 }
 
 # Who runs each command.
-account_of() { if [[ $1 == try ]]; then echo "$user"; else echo root; fi; }
+account_of() { if [[ $1 == try ]] || $test_with_sudo; then echo "$user"; else echo root; fi; }
 
 # One command on its own fresh root: prepare, clone, run, record, clean up.
 check_command() {
