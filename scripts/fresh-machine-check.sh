@@ -348,7 +348,7 @@ check_leftovers() {
         sleep 0.1
     done
     mapfile -t pids < <(pids_in_root "$root")
-    mounts=$(mounts_under "$root" | grep -vxE "$root(/(proc|sys|dev|dev/pts|dev/shm|run|opt/swift|opt/swift-packages))?" || true)
+    mounts=$(mounts_under "$root" | grep -vxE "$root(/(proc|sys|dev|dev/pts|dev/shm|dev/fuse|run|opt/swift|opt/swift-packages))?" || true)
     if (( ${#pids[@]} > 0 )); then
         { echo "LEFT RUNNING after $what:"; describe_pids "${pids[@]}"; } | tee -a "$log_file" >&2
         leftovers+=("$what left ${#pids[@]} process(es) running")
