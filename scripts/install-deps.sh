@@ -80,6 +80,9 @@ install-deps: `swift` is not in PATH, or does not start. ftpfs needs Swift 6:
   or unpack a toolchain from https://www.swift.org/download/ (e.g. to /opt/swift)
   and add its usr/bin to PATH.
 MSG
+    if [[ -n ${SUDO_USER:-} ]]; then
+        echo "  (sudo resets PATH; to keep yours: sudo env \"PATH=\$PATH\" scripts/test.sh)" >&2
+    fi
     command -v swift >/dev/null && swift --version >&2 || true
     exit 1
 fi

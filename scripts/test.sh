@@ -25,6 +25,21 @@ summary() {
 }
 trap summary EXIT
 
+# sudo resets PATH (Debian's sudoers has secure_path), and with it a toolchain the user put on
+# their own PATH (swiftly's, /opt/swift/usr/bin, ...): ask that user's shell where swift is.
+find_swift_of_sudo_user() {
+    [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]] || return 0
+    command -v swift >/dev/null && return 0
+    local swift
+    swift=$(timeout 20 runuser -u "$SUDO_USER" -- bash -lic 'command -v swift' </dev/null 2>/dev/null \
+        | tail -n 1) || true
+    if [[ $swift == /* && -x $swift ]]; then
+        PATH=$PATH:${swift%/*}
+        echo "test.sh: $swift, from $SUDO_USER's PATH (sudo reset PATH)"
+    fi
+}
+find_swift_of_sudo_user
+
 current="install-deps"; step "$current"
 scripts/install-deps.sh
 
