@@ -177,6 +177,12 @@ remove_root() {
     rm -rf --one-file-system -- "$root"
 }
 
+# Refuses a root outside our directory: the functions that write into a root's /etc must never
+# write into this machine's.
+inside() {
+    [[ $2 == "$1"/?* && $2 != *..* ]] || die "refusing to work on $2: not inside $1"
+}
+
 # Binds $1 onto $2 (made first), private so that mounts inside never propagate to the host.
 bind() {
     local source=$1 target=$2; shift 2
@@ -228,6 +234,7 @@ make_pristine() {
 # container images), so the project's scripts must run apt-get update themselves.
 configure_like_an_installed_system() {
     local tree=$1
+    inside "$base/pristine" "$tree"
     cat >"$tree/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
@@ -246,6 +253,7 @@ EOF
 # Unpacks the pristine root into $1 and brings in what a new user has besides Debian.
 prepare_root() {
     local root=$1
+    inside "$base/runs" "$root"
     mkdir -p "$root"
     tar -C "$root" --numeric-owner -xf "$(pristine_tarball)"
     # On a real machine / is a mount point; `unshare --propagation private` (the tests use it)
@@ -393,7 +401,7 @@ run_test() {
     local root=$1 log_file=$2 sudo=""
     $test_with_sudo && sudo="sudo"
     run_logged "$root" "$(account_of test)" "$log_file" \
-        bash -c 'cd ~/ftpfs && exec '"$sudo"' CI=true scripts/test.sh "$@"' test.sh "${test_args[@]}"
+        bash -c 'cd ~/ftpfs && exec '"$sudo"' env CI=true scripts/test.sh "$@"' test.sh "${test_args[@]}"
 }
 
 # Who runs each command.
