@@ -10,16 +10,35 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CI="${CI:-}"
 started=$SECONDS
 step() { echo; echo "==> $*"; }
+# Only a run that reached the last line passed: one ended by a signal (Ctrl-C, a CI time limit)
+# runs this trap with the last command's status, often 0.
+current="setup"
 summary() {
-    local status=$?
+    local status=$? how
+    how=$( (( status != 0 )) && echo "exit $status" || echo "stopped by a signal")
     echo
-    if (( status == 0 )); then
+    if [[ -z $current ]]; then
         echo "==> test.sh: all steps passed in $(( SECONDS - started )) s (CI=${CI:-unset})"
     else
-        echo "==> test.sh: FAILED during: ${current:-setup} (exit $status) after $(( SECONDS - started )) s" >&2
+        echo "==> test.sh: FAILED during: $current ($how) after $(( SECONDS - started )) s" >&2
     fi
 }
 trap summary EXIT
+
+# sudo resets PATH (Debian's sudoers has secure_path), and with it a toolchain the user put on
+# their own PATH (swiftly's, /opt/swift/usr/bin, ...): ask that user's shell where swift is.
+find_swift_of_sudo_user() {
+    [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]] || return 0
+    command -v swift >/dev/null && return 0
+    local swift
+    swift=$(timeout 20 runuser -u "$SUDO_USER" -- bash -lic 'command -v swift' </dev/null 2>/dev/null \
+        | tail -n 1) || true
+    if [[ $swift == /* && -x $swift ]]; then
+        PATH=$PATH:${swift%/*}
+        echo "test.sh: $swift, from $SUDO_USER's PATH (sudo reset PATH)"
+    fi
+}
+find_swift_of_sudo_user
 
 current="install-deps"; step "$current"
 scripts/install-deps.sh

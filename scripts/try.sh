@@ -12,34 +12,32 @@ port=${FTPFS_DEMO_PORT:-2121}
 user=demo
 password=demo-password
 
+# Unmounts the demo and stops its server. Fails when the mount stays (the server is stopped all
+# the same), so that neither `stop` nor a new demo over the old mount pretends all went well.
 stop_demo() {
+    local status=0
     if grep -qs " $demo/mnt fuse" /proc/mounts; then
-        fusermount3 -u "$demo/mnt" && echo "unmounted $demo/mnt"
+        if fusermount3 -u "$demo/mnt"; then
+            echo "unmounted $demo/mnt"
+        else
+            echo "try.sh: $demo/mnt is still mounted (fusermount3 -u failed, see above)" >&2
+            status=1
+        fi
     fi
     if [[ -f $demo/server.pid ]] && kill -0 "$(cat "$demo/server.pid")" 2>/dev/null; then
         kill "$(cat "$demo/server.pid")" && echo "stopped the demo FTP server"
     fi
     rm -f "$demo/server.pid"
+    return "$status"
 }
 
 if [[ ${1:-} == stop ]]; then
     stop_demo
-    exit 0
+    exit
 fi
 
-# 1. What building and running need (the test servers are not needed for a trial).
-need=(libfuse3-dev fuse3 libssl-dev pkg-config python3 python3-pyftpdlib)
-missing=()
-for package in "${need[@]}"; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true) == installed ]] || missing+=("$package")
-done
-if (( ${#missing[@]} > 0 )); then
-    sudo=(); (( EUID == 0 )) || sudo=(sudo)
-    echo "==> installing ${missing[*]}"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-command -v swift >/dev/null || { scripts/install-deps.sh; exit 1; }  # prints how to get Swift
+# 1. What building and running need (the test servers are not needed for a trial), and Swift.
+scripts/install-deps.sh --try
 
 # 2. Build (release: this is a trial of the real thing).
 echo "==> building ftpfs (release; the first build takes a few minutes)"
