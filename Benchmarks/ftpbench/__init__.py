@@ -17,6 +17,7 @@
     results.py       rows of figures, merged over repetitions, with their targets
     report.py        the tables on stdout and the JSON file
     options.py       the command line and the size profiles (full, --quick, --rtt)
-    bench.py         the run: set up, run each workload, clean up
+    runner.py        the run: set up, run each workload, clean up (Bench: what workloads work with)
+    cli.py           main(): arguments, signals, report, exit status
     workloads/       one module a workload (W1 ... W8); a new w*.py there is picked up by itself
 """

@@ -102,6 +102,6 @@ class PageCache:
                     for word in line.split():
                         if word.startswith("/"):
                             files.add(os.path.realpath(word))
-            files.update(helper(name) for name in ("randread.py", "createfiles.py"))
+            files.update(helper(name) for name in ("randread.py", "createfiles.py", "readfiles.py"))
             self._program_files = sorted(files)
         return self._program_files

@@ -103,3 +103,12 @@ def self_check(processes, run_dir, server, proxy, check_file, check_size):
         f"{proxy.rtt_ms:g} ms), at --rtt 0 it carries {check['rtt0_MBps']:,.0f} MB/s on one connection "
         f"(vsftpd straight: {check['direct_MBps']:,.0f} MB/s)")
     return check
+
+
+def default_window():
+    """As much as one TCP connection may have in flight here: the maximum of net.ipv4.tcp_rmem."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_rmem") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return 6 << 20
