@@ -55,8 +55,8 @@ def parse_args(argv):
     p.add_argument("--bandwidth", metavar="BITS", type=parse_bandwidth,
                    help="with --rtt: cap each direction of the proxy's link, bits per second (e.g. 1G, 100M)")
     p.add_argument("--window", metavar="SIZE", type=parse_size,
-                   help="with --rtt: bytes a connection may have in flight each way (this machine's tcp_rmem "
-                        "maximum, as TCP would allow)")
+                   help="with --rtt: bytes a connection may have in flight each way, as a TCP window (6M, "
+                        "Linux's default tcp_rmem maximum: at most 157 MB/s a connection at 40 ms)")
     p.add_argument("--only", metavar="W1,W5", default=",".join(names), help="workloads to run (all)")
     p.add_argument("--ftpfs", metavar="PATH", help="ftpfs binary (default: build release and use that)")
     p.add_argument("--ftpfs-options", default="", metavar="OPTS", help="extra -o options for ftpfs, e.g. max_conns=8")

@@ -377,7 +377,8 @@ def parse_args(argv):
     p.add_argument("--bandwidth", type=float, default=None, metavar="BYTES_PER_S",
                    help="cap of each direction, bytes per second (none)")
     p.add_argument("--window", type=int, default=6 << 20, metavar="BYTES",
-                   help="bytes a connection may have in flight each way (6 MiB, Linux's tcp_rmem maximum)")
+                   help="bytes a connection may have in flight each way (6 MiB, Linux's default tcp_rmem "
+                        "maximum)")
     return p.parse_args(argv)
 
 
