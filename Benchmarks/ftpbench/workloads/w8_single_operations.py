@@ -136,12 +136,19 @@ def warm_up_paths(directory):
     return paths + [f"{directory}/{sub}/{names.get(sub, 'keep')}" for sub in WARM_DIRS]
 
 
+def round_names(op_repeat, repetition):
+    """The directories under ops/ of one repetition's rounds: timed, traced, direct."""
+    prefix = f"r{repetition}-"
+    return ([f"{prefix}t{i}" for i in range(1, op_repeat + 1)], f"{prefix}trace",
+            [f"{prefix}d{i}" for i in range(1, op_repeat + 1)])
+
+
 def prepare(bench):
     a = bench.args
-    rounds = [f"t{i}" for i in range(1, a.op_repeat + 1)] + ["trace"] + [f"d{i}" for i in range(1, a.op_repeat + 1)]
-    base = bench.data.server_path("ops")
-    for name in rounds:
-        make_round(os.path.join(base, name), a.list_entries)
+    for repetition in range(1, a.repeat + 1):
+        timed, traced, direct = round_names(a.op_repeat, repetition)
+        for name in timed + [traced] + direct:
+            make_round(bench.data.server_path(f"ops/{name}"), a.list_entries)
     source = bench.data.local_path("ops-1k.bin")
     with open(source, "wb") as f:
         f.write(os.urandom(FILE_SIZE))
@@ -150,24 +157,23 @@ def prepare(bench):
 
 def run(bench, source):
     a = bench.args
-    if bench.repetition > 1:  # every round's directory is used up by its first repetition
-        raise BenchError("W8 runs once: its operations change the files they work on (use --repeat without W8)")
+    timed_rounds, traced_round_name, direct_round_names = round_names(a.op_repeat, bench.repetition)
     ops = operations(a.list_entries)
     rtt_s = (bench.rtt_ms or 0) / 1000
     gap = 0.1 + 3 * rtt_s  # idle time before each operation, so the mount is quiet when it starts
     timed = {op.key: [] for op in ops}
 
     mount = bench.mount("w8")
-    for i in range(1, a.op_repeat + 1):
-        for op, seconds in ftpfs_round(bench, mount, f"ops/t{i}", source, ops, gap):
+    for name in timed_rounds:
+        for op, seconds in ftpfs_round(bench, mount, f"ops/{name}", source, ops, gap):
             timed[op.key].append(seconds * 1e3)
     mount.unmount()
 
     traced = bench.mount("w8-trace", trace=True)
-    sequences = traced_round(bench, traced, "ops/trace", source, ops, quiet=0.15 + 3 * rtt_s)
+    sequences = traced_round(bench, traced, f"ops/{traced_round_name}", source, ops, quiet=0.15 + 3 * rtt_s)
     traced.unmount()
 
-    direct = direct_rounds(bench, ops, a.op_repeat)
+    direct = direct_rounds(bench, ops, direct_round_names)
     local = local_rounds(bench, ops, source, a.op_repeat)
     for op in ops:
         sequence = sequences[op.key]
@@ -215,12 +221,12 @@ def traced_round(bench, mount, directory, source, ops, quiet):
     return sequences
 
 
-def direct_rounds(bench, ops, rounds):
+def direct_rounds(bench, ops, names):
     """Each operation by the direct client on one warm session, in directories of its own."""
     results = {op.key: {"ms": [], "sequence": []} for op in ops}
     with bench.session() as session:
-        for i in range(1, rounds + 1):
-            directory = f"ops/d{i}"
+        for name in names:
+            directory = f"ops/{name}"
             for op in ops:
                 session.reset_counts()
                 started = time.perf_counter()
