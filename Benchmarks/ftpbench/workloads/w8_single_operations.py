@@ -27,6 +27,9 @@ TITLE = "single operations (stat, cat, ls -l, mkdir, rm, mv, touch, cp, echo >>)
 SIZES = {"op_repeat": dict(help="W8 rounds of each operation", full=5, quick=2, wan=5, kind="count"),
          "list_entries": dict(help="W8 entries of the directory ls -l lists", full=1000, quick=200, wan=1000,
                               kind="count")}
+NOTES = ["vsftpd sends a transfer's 226 only once the client has closed the data connection, a round trip "
+         "after the last byte: a client that waits for the 226 before it returns the data pays 3 round trips for a "
+         "RETR whose data was all there after 2 (EPSV, RETR)."]
 FILE_SIZE = 1 * KiB
 APPENDED = b"line\n"
 NEWLINE = b"\n"
