@@ -8,7 +8,7 @@ dataset.py and in each workload) and becomes an option here: --big-size, --small
 import argparse
 
 from . import dataset
-from .units import parse_bandwidth, parse_size
+from .units import human_size, parse_bandwidth, parse_size
 from .workloads import all_workloads
 
 GENERAL_SIZES = {"parallel": dict(help="parallel readers (W4) and direct sessions of the W3 walk", full=8, quick=8,
@@ -21,6 +21,11 @@ def declared_sizes():
     for module in all_workloads():
         sizes.update(module.SIZES)
     return sizes
+
+
+def shown(spec, profile):
+    value = spec[profile]
+    return human_size(value) if spec["kind"] == "size" else f"{value:,}"
 
 
 def profile_value(spec, args):
@@ -46,7 +51,8 @@ def parse_args(argv):
     for key, spec in declared_sizes().items():
         p.add_argument("--" + key.replace("_", "-"), metavar="SIZE" if spec["kind"] == "size" else "N",
                        type=parse_size if spec["kind"] == "size" else int,
-                       help=f"{spec['help']} ({spec['full']:,}; --quick {spec['quick']:,}; --rtt {spec['wan']:,})")
+                       help=f"{spec['help']} ({shown(spec, 'full')}; --quick {shown(spec, 'quick')}; "
+                            f"--rtt {shown(spec, 'wan')})")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every workload in well under "
                                                         "a minute")
     p.add_argument("--rtt", metavar="MS", type=float,
