@@ -36,9 +36,8 @@ import signal
 import socket
 import sys
 
-CHUNK = 256 * 1024
-EOF = b""          # queue marker: the source shut down its sending side
-RESET = None       # queue marker: the source's connection broke (RST): abort the other side
+EOF = object()    # queue marker: the source shut down its sending side
+RESET = object()  # queue marker: the source's connection broke (RST): abort the other side
 # A chunk due within this much of now is delivered now (one wake-up serves it).
 DUE_TOLERANCE = 0.0001
 

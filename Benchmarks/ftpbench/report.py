@@ -7,7 +7,6 @@ import subprocess
 import time
 
 from . import ftp_minimum
-from .account import FTP_USER
 from .common import REPO, log
 from .options import declared_sizes
 from .units import fmt, human_bandwidth, human_size
