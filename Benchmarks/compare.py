@@ -6,7 +6,9 @@
 Prints, for every row of the table, the ftpfs figure and the ratio to direct of each run,
 and the change of the ftpfs figure from the first run to the last ("+" = ftpfs got better,
 whatever the unit). Direct figures move with the machine's load: compare ratios when the
-runs were made at different times.
+runs were made at different times. Reads files of every format: before the persistent-session
+baseline (no "format" in meta) "direct" was curl, one login per transfer, so ratios of such a
+run are against curl; it says so.
 """
 import json
 import sys
@@ -25,13 +27,27 @@ def fmt(value):
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def describe(index, meta):
+    sizes = meta.get("sizes", {})
+    rtt = meta.get("rtt_ms")
+    network = "loopback" if rtt is None else f"--rtt {rtt:g}"
+    baseline = "persistent sessions" if meta.get("baseline") == "persistent" else "curl (old format)"
+    return (f"run {index}: {meta['date']}, commit {meta['commit']}, -o {meta['ftpfs_options']}, {network}, "
+            f"direct = {baseline}, big {sizes.get('big_size', '?')} B, tree {sizes.get('tree_files', '?')} files, "
+            f"load {meta.get('load_average_before', '?')}")
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     runs = [load(path) for path in sys.argv[1:]]
     for index, (meta, _) in enumerate(runs, 1):
-        print(f"run {index}: {meta['date']}, commit {meta['commit']}, -o {meta['ftpfs_options']}, "
-              f"big {meta['sizes']['big_size']} B, tree {meta['sizes']['tree_files']} files")
+        print(describe(index, meta))
+    if len({meta.get("baseline", "curl") for meta, _ in runs}) > 1:
+        print("note: the runs' ratios have different baselines (curl against persistent sessions): compare the "
+              "ftpfs figures, not the ratios")
+    if len({meta.get("rtt_ms") for meta, _ in runs}) > 1:
+        print("note: the runs were made at different round-trip times")
     keys = []
     for _, rows in runs:
         keys += [key for key in rows if key not in keys]

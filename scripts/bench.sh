@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Benchmarks ftpfs against direct FTP (curl) on a local vsftpd, in one run, and prints one table.
-#   sudo scripts/bench.sh                 full sizes (1 GiB file, 10,000-file tree, ...)
-#   sudo scripts/bench.sh --quick         tiny sizes: a smoke run well under a minute
-#   sudo scripts/bench.sh --help          every option (sizes, --only W1,W5, --ftpfs PATH,
-#                                         --ftpfs-options "...", --repeat N, --keep, --json FILE)
+# Benchmarks ftpfs against direct FTP clients on a local vsftpd, in one run, and prints the tables.
+#   sudo scripts/bench.sh                 full sizes (1 GiB file, 10,000-file tree, ...) on loopback
+#   sudo scripts/bench.sh --rtt 40        WAN mode: every client goes through a delay proxy adding 40 ms of
+#                                         round trip (--bandwidth 1G caps it); sizes scale down to minutes
+#   sudo scripts/bench.sh --quick         tiny sizes: a smoke run of every workload in well under a minute
+#   sudo scripts/bench.sh --help          every option (sizes, --only W1,W8, --ftpfs PATH, --ftpfs-options,
+#                                         --repeat N, --keep, --json FILE, --window)
+# The ratios' baseline is one persistent ftplib session per connection; curl (one login per transfer)
+# is an information column. W8 times single operations in ms, round trips and FTP commands.
 # Compare runs saved with --json:  Benchmarks/compare.py BEFORE.json AFTER.json
 # Without --ftpfs it builds the release binary first (swift build -c release --product ftpfs).
 # The work lives in a temp dir under /tmp/ftpfs-bench, removed at the end unless --keep.
-# The driver is Benchmarks/bench.py (Python standard library, Debian's /usr/bin/python3).
+# The driver is Benchmarks/bench.py, the package Benchmarks/ftpbench/ (Python standard library,
+# Debian's /usr/bin/python3). It makes what it needs itself (the account ftpfsbench, its PAM
+# service, the data set), so it runs on a machine that has never seen the project.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)  # no cd: --ftpfs and --json paths stay relative to here
 

@@ -63,11 +63,14 @@ if ! swift test "$@" 2>&1 | tee "$test_log"; then
 fi
 rm -f "$test_log"
 
-# A smoke run of the benchmark with tiny sizes (about 20 s): every workload must run and check
-# out against the server; its figures are not judged here. Skipped when only some tests were
+# A smoke run of the benchmark with tiny sizes (about 30 s): every workload must run and check
+# out against the server; then (about 15 s) the WAN mode's delay proxy, its self-check and the
+# single operations behind it. Figures are not judged here. Skipped when only some tests were
 # asked for.
 if (( $# == 0 )); then
     current="scripts/bench.sh --quick"; step "$current"
     scripts/bench.sh --quick --ftpfs "$(swift build --show-bin-path)/ftpfs"
+    current="scripts/bench.sh --quick --rtt 10 --only W1,W8"; step "$current"
+    scripts/bench.sh --quick --rtt 10 --only W1,W8 --ftpfs "$(swift build --show-bin-path)/ftpfs"
 fi
 current=""
