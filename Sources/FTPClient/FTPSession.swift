@@ -283,13 +283,15 @@ public final class FTPSession: @unchecked Sendable {
         if lineStart < data.endIndex {
             appendLine(data[lineStart..<data.endIndex], to: &lines, undecodable: &undecodable)
         }
-        if undecodable > 0 {
-            logger.notice("\(undecodable) listing line(s) could not be decoded from the server's encoding and were skipped")
-        }
         let result = machine ? MLSDParser.parse(lines: lines)
             : ListParser(now: FTPTimestamp.now()).parse(lines: lines)
+        // A line or entry that cannot be shown costs itself, never the directory: one line says
+        // what was left out.
+        if let summary = result.summary(undecodableLines: undecodable) {
+            logger.notice("listing of \(workingDirectoryForLog): \(summary); showing the other \(result.entries.count)")
+        }
         for line in result.skipped {
-            logger.debug("skipped listing line: \(line)")
+            logger.debug("skipped listing line: \(ListingParseResult.quoted(line))")
         }
         let truncated = ListingCompletion.isTruncated(final)
         if truncated {
