@@ -722,24 +722,26 @@ def _hostile_entries(setup, value):
 
 
 class CutTLSDataDTPMixin:
-    """A download's data connection ends after `cut_tls_data_after` bytes with a bare TCP FIN,
-    without TLS close_notify, while the control connection says 226: what a client sees when
-    someone on the path cuts the stream. Taking that FIN for the end of the file would silently
-    serve a truncated file."""
+    """A download's data connection ends once `cut_tls_data_after` bytes of it were sent, with a
+    bare TCP FIN, without TLS close_notify, while the control connection says 226: what a client
+    sees when someone on the path cuts the stream. Taking that FIN for the end of the file
+    would silently serve a truncated file."""
 
     def send(self, data):
-        sent = super().send(data)
-        if (not self.receive and not self._closed and self.file_obj is not None
-                and self.get_transmitted_bytes() >= self.cmd_channel.cut_tls_data_after):
-            self.cmd_channel.log("cutting the TLS data connection without close_notify (quirk tls-cut-data)")
-            self._error = True  # TLS_DTPHandler.close() then skips SSL_shutdown: no close_notify
-            self.transfer_finished = True
-            self._resp = ("226 Transfer complete.", logging.getLogger("pyftpdlib").debug)
-            self.close()
-        return sent
+        if not self.receive and self.file_obj is not None:
+            remaining = self.cmd_channel.cut_tls_data_after - self.get_transmitted_bytes()
+            if remaining <= 0:
+                self.cmd_channel.log("cutting the TLS data connection without close_notify (quirk tls-cut-data)")
+                self._error = True  # TLS_DTPHandler.close() then skips SSL_shutdown: no close_notify
+                self.transfer_finished = True
+                self._resp = ("226 Transfer complete.", logging.getLogger("pyftpdlib").debug)
+                self.close()
+                return 0
+            data = data[:remaining]
+        return super().send(data)
 
 
-@quirk("tls-cut-data", "tls-cut-data=BYTES: end every download's data connection after BYTES "
+@quirk("tls-cut-data", "tls-cut-data=BYTES: end every download's data connection after BYTES of it "
                        "with a TCP FIN but no TLS close_notify, and answer 226 (use with --tls-cert)")
 def _tls_cut_data(setup, value):
     _dtp_handler_with(setup, CutTLSDataDTPMixin)

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What ftpfs refuses, or does quietly, so that the mount cannot be used against its user:
+/// a TLS data stream cut without close_notify, a file name encoding that could put CR LF on
+/// the wire, a cache directory another user controls, the password left in
+/// /proc/PID/environ, and `allow_other` letting everyone act with the mount owner's login.
+@Suite(.serialized, .enabled(if: TestRequirements.canRun(.fuse, .root, .pyftpdlib)))
+struct SecurityMountTests {
+    // MARK: - FTPS: a stream cut short is an error
+
+    /// pyftpdlib with TLS whose downloads end after `cutAfter` bytes with a bare FIN and a 226.
+    private func cuttingServer(cutAfter: Int, root: String) throws -> FTPTestServer {
+        try FTPTestServer.startPyftpdlib(root: root, quirks: ["tls-cut-data=\(cutAfter)"],
+                                         tls: TestServerTLS(certificate: try TestCertificates.shared().server))
+    }
+
+    @Test func aTLSDownloadCutWithoutCloseNotifyFailsWithEIO() throws {
+        try TestRequirements.require(.fuse, .openssl, .pyftpdlibTLS)
+        let root = try TestDirectory.make("tls-cut")
+        defer { TestDirectory.cleanUp(root) }
+        try TestDataSet.writeRandomFile(at: root + "/big.bin", size: 1_000_000)
+        let server = try cuttingServer(cutAfter: 1000, root: root)
+        defer { server.stop() }
+
+        try TestMount.withMount(url: server.tlsURL(), options: ["cafile=" + TestCertificates.shared().caPath]) { mount in
+            // Every RETR ends after 1,000 bytes with a bare FIN and a 226: a client that took the
+            // FIN for the end would serve those 1,000 bytes as the whole file. (The cut comes
+            // within the kernel's smallest read, a page, so no retry of it gets further.)
+            let cut = try Shell.run(["cat", mount.path("big.bin")], timeout: .seconds(60))
+            #expect(cut.status != 0, "cat of a cut download succeeded with \(cut.stdout.utf8.count) bytes")
+            #expect(cut.stderr.contains("Input/output error"), "\(cut.stderr)")
+            #expect(mount.stderr.contains("ended without TLS close_notify"), "\(mount.stderr)")
+            // Listings end with close_notify here: they still work.
+            let listing = try Shell.run(["ls", "-l", mount.mountpoint], timeout: .seconds(30)).check()
+            #expect(listing.stdout.contains("1000000"), "\(listing.stdout)")
+        }
+        #expect(server.log().contains("quirk tls-cut-data"), "the quirk never cut a transfer")
+    }
+
+    @Test func aTLSDownloadCutLateIsReadAroundNeverServedShort() throws {
+        try TestRequirements.require(.fuse, .openssl, .pyftpdlibTLS)
+        let root = try TestDirectory.make("tls-cut-late")
+        defer { TestDirectory.cleanUp(root) }
+        try TestDataSet.writeRandomFile(at: root + "/big.bin", size: 1_000_000)
+        let original = try TestDataSet.sha256(ofFile: root + "/big.bin")
+        let server = try cuttingServer(cutAfter: 300_000, root: root)
+        defer { server.stop() }
+
+        try TestMount.withMount(url: server.tlsURL(), options: ["cafile=" + TestCertificates.shared().caPath]) { mount in
+            // The kernel retries a failed read in smaller pieces, each a new RETR with REST at
+            // its offset, and each gets further than a piece before the cut: the file reads
+            // whole, from bytes that all came with TLS's integrity, or the read fails. Never
+            // the 300,000 bytes before the first cut as the whole file.
+            let result = try Shell.run(["sha256sum", mount.path("big.bin")], timeout: .seconds(60))
+            if result.status == 0 {
+                #expect(result.stdout.hasPrefix(original), "\(result.stdout)")
+            } else {
+                #expect(result.stderr.contains("Input/output error"), "\(result.stderr)")
+            }
+        }
+        #expect(server.log().contains("quirk tls-cut-data"), "the quirk never cut a transfer")
+    }
+}
