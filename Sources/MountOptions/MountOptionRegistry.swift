@@ -49,7 +49,7 @@ public enum MountOptionRegistry {
             $0.connection.passwordFile = $1
         },
         .string("encoding", placeholder: "NAME", .connection,
-                help: "file name charset on the server, e.g. GBK (UTF-8)") {
+                help: "name charset, e.g. GBK; ASCII-based only (UTF-8)") {
             let isUTF8 = ["utf-8", "utf8"].contains($1.lowercased())
             $0.connection.encoding = isUTF8 ? nil : $1
         },

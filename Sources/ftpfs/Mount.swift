@@ -52,17 +52,18 @@ struct Mount {
                                                   allowNonEmpty: configuration.fuse.allowNonEmptyMountpoint)
             try Preflight.fuseDevice()
         }
+        let codec: any NameCodec
+        do {
+            codec = try nameCodec(forEncoding: configuration.connection.encoding)
+        } catch {
+            throw Preflight.Failure(status: .usage, message: error.description)
+        }
         let endpoint = configuration.endpoint(for: url)
         let tls = Self.tlsConfiguration(security: endpoint.security, options: configuration.tls)
 
         // 3. Credentials.
         let credentials = try Credentials.resolve(url: url, configuration: configuration)
         for warning in credentials.warnings { printWarning(warning) }
-
-        guard let codec = nameCodec(forEncoding: configuration.connection.encoding) else {
-            throw Preflight.Failure(status: .usage,
-                                    message: "encoding: iconv does not know '\(configuration.connection.encoding ?? "")' (see iconv -l)")
-        }
 
         // 4. Log in, so a wrong host or password fails before anything is mounted.
         let clientConfiguration = ClientConfiguration(

@@ -66,4 +66,14 @@ struct SecurityMountTests {
         }
         #expect(server.log().contains("quirk tls-cut-data"), "the quirk never cut a transfer")
     }
+
+    // MARK: - File name encodings that could put CR LF on the wire
+
+    @Test(arguments: ["UTF-16", "UTF-32LE", "UCS-2", "IBM037"])
+    func anEncodingThatIsNotASCIICompatibleExits64(_ encoding: String) throws {
+        // Port 1 refuses connections: exiting 64, not 69, shows the encoding is refused first.
+        let result = try TestMount.run(expectingFailure: "ftp://127.0.0.1:1/", options: ["encoding=" + encoding])
+        #expect(result.exitStatus == .exited(64), "\(result)")
+        #expect(result.stderr.contains("encoding: '\(encoding)' is not ASCII-compatible"), "\(result)")
+    }
 }
