@@ -76,4 +76,25 @@ struct SecurityMountTests {
         #expect(result.exitStatus == .exited(64), "\(result)")
         #expect(result.stderr.contains("encoding: '\(encoding)' is not ASCII-compatible"), "\(result)")
     }
+
+    // MARK: - The password given in the environment
+
+    @Test func ftpfsPasswordIsGoneFromProcEnviron() throws {
+        let root = try TestDirectory.make("environ")
+        defer { TestDirectory.cleanUp(root) }
+        try "hello\n".write(toFile: root + "/hello.txt", atomically: true, encoding: .utf8)
+        let password = "env-secret-\(UInt32.random(in: 0...UInt32.max))"
+        let server = try FTPTestServer.startPyftpdlib(root: root, users: [FTPTestUser(name: "envuser", password: password)])
+        defer { server.stop() }
+        try TestMount.withMount(url: server.url(withPassword: false),
+                                environment: ["FTPFS_PASSWORD": password, "FTPFS_TEST_MARKER": "still-here"]) { mount in
+            let hello = try String(contentsOfFile: mount.path("hello.txt"), encoding: .utf8)
+            #expect(hello == "hello\n", "the password from the environment logged in")
+            let environ = try #require(FileManager.default.contents(atPath: "/proc/\(mount.pid)/environ"))
+            #expect(environ.range(of: Data("FTPFS_TEST_MARKER=still-here".utf8)) != nil,
+                    "this is ftpfs's environment: other variables stay")
+            #expect(environ.range(of: Data(password.utf8)) == nil, "the password is still in /proc/PID/environ")
+            #expect(environ.range(of: Data("FTPFS_PASSWORD".utf8)) == nil)
+        }
+    }
 }
