@@ -126,7 +126,7 @@ public enum MountOptionRegistry {
         },
         .flag("ro", .mount, .libfuse(.fuseNew), help: "mount read-only") { $0.fuse.readOnly = true },
         .flag("rw", .mount, .libfuse(.fuseNew), help: "mount read-write (default)") { $0.fuse.readOnly = false },
-        .flag("allow_other", .mount, .libfuse(.fuseNew), help: "allow access by all users") {
+        .flag("allow_other", .mount, .libfuse(.fuseNew), help: "allow access by all users (default_permissions)") {
             $0.fuse.allowOther = true
         },
         .flag("allow_root", .mount, .libfuse(.fuseNew), help: "allow access by the owner and root") {

@@ -42,6 +42,7 @@ struct Mount {
         let foreground = command.foreground || command.debug || configuration.logging.debug
         let logger = LogSetup.bootstrap(level: configuration.logging.effectiveLevel)
         for warning in configuration.warnings(for: url) { printWarning(warning) }
+        for notice in configuration.notices { logger.notice("\(notice)") }
 
         // 2. Local checks, before any network traffic.
         let mountpoint: String

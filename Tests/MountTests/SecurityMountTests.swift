@@ -97,4 +97,37 @@ struct SecurityMountTests {
             #expect(environ.range(of: Data("FTPFS_PASSWORD".utf8)) == nil)
         }
     }
+
+    // MARK: - allow_other
+
+    /// The super options of the mount at `mountpoint` in /proc/self/mountinfo (after " - TYPE SOURCE").
+    private func superOptions(of mountpoint: String) throws -> [String] {
+        let mountinfo = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let line = try #require(mountinfo.split(separator: "\n").first { $0.split(separator: " ")[4] == mountpoint },
+                                "\(mountpoint) is not in /proc/self/mountinfo")
+        let fields = line.split(separator: " ")
+        let dash = try #require(fields.firstIndex(of: "-"))
+        return fields[dash + 3].split(separator: ",").map(String.init)
+    }
+
+    @Test func allowOtherMountsWithDefaultPermissions() throws {
+        let root = try TestDirectory.make("allow-other")
+        defer { TestDirectory.cleanUp(root) }
+        try "shared\n".write(toFile: root + "/shared.txt", atomically: true, encoding: .utf8)
+        let server = try FTPTestServer.startPyftpdlib(root: root)
+        defer { server.stop() }
+        try TestMount.withMount(url: server.url(), options: ["allow_other"]) { mount in
+            let options = try superOptions(of: mount.mountpoint)
+            #expect(options.contains("allow_other"), "\(options)")
+            #expect(options.contains("default_permissions"), "\(options)")
+            #expect(mount.stderr.contains("allow_other: adding default_permissions"), "\(mount.stderr)")
+            let content = try String(contentsOfFile: mount.path("shared.txt"), encoding: .utf8)
+            #expect(content == "shared\n")
+        }
+        // Without allow_other, nothing is added.
+        try TestMount.withMount(url: server.url()) { mount in
+            let options = try superOptions(of: mount.mountpoint)
+            #expect(!options.contains("default_permissions"), "\(options)")
+        }
+    }
 }
