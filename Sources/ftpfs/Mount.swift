@@ -100,6 +100,13 @@ struct Mount {
         }
         fileSystemConfiguration.blockCacheScope = "\(url.scheme)://\(url.user ?? "anonymous")@\(url.host):\(url.port)"
         let fileSystem = FTPFileSystem(pool: pool, configuration: fileSystemConfiguration, logger: logger)
+        do throws(PrivateDirectory.Refusal) {
+            // Staged edits and the upload spool go there (a read-only mount writes nothing).
+            if !configuration.fuse.readOnly { try PrivateDirectory.prepare(fileSystem.stagingDirectory) }
+        } catch {
+            pool.shutdown()
+            throw Preflight.Failure(status: .cacheDirectory, message: "\(error) (choose another with -o cache_dir=)")
+        }
         do {
             try fileSystem.prepareLocalStorage()
         } catch {

@@ -130,4 +130,72 @@ struct SecurityMountTests {
             #expect(!options.contains("default_permissions"), "\(options)")
         }
     }
+
+    // MARK: - A cache directory someone else controls
+
+    static let cacheServer = SharedTestServer {
+        let root = try TestDirectory.make("cache-owner")
+        try "hello\n".write(toFile: root + "/hello.txt", atomically: true, encoding: .utf8)
+        return try .startPyftpdlib(root: root)
+    }
+
+    /// A directory in `parent` made and given to nobody, as another user would have prepared it.
+    private func plantedDirectory(in parent: String, name: String) throws -> String {
+        let path = parent + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        chmod(path, 0o777)
+        guard chown(path, 65534, 65534) == 0 else {
+            throw TestSupportError("chown nobody \(path): \(String(cString: strerror(errno)))")
+        }
+        return path
+    }
+
+    @Test func aCacheDirectoryAnotherUserOwnsIsRefusedWith73() throws {
+        let server = try Self.cacheServer.get()
+        let scratch = try TestDirectory.make("cache-owner-dirs")
+        defer { TestDirectory.cleanUp(scratch) }
+        let planted = try plantedDirectory(in: scratch, name: "cache")
+
+        // -o cache_dir= (staged edits, upload spool and blocks).
+        let explicit = try TestMount.run(expectingFailure: server.url(), options: ["cache_dir=" + planted])
+        #expect(explicit.exitStatus == .exited(73), "\(explicit)")
+        #expect(explicit.stderr.contains("cannot use \(planted): it belongs to nobody (uid 65534), not to you"),
+                "\(explicit)")
+        #expect(explicit.stderr.contains("-o cache_dir="), "\(explicit)")
+
+        // The default, $XDG_CACHE_HOME/ftpfs, made first by someone else.
+        let xdg = try plantedDirectory(in: scratch, name: "xdg-ftpfs")
+        try FileManager.default.createDirectory(atPath: scratch + "/xdg", withIntermediateDirectories: false)
+        try FileManager.default.moveItem(atPath: xdg, toPath: scratch + "/xdg/ftpfs")
+        let byDefault = try TestMount.run(expectingFailure: server.url(), environment: ["XDG_CACHE_HOME": scratch + "/xdg"])
+        #expect(byDefault.exitStatus == .exited(73), "\(byDefault)")
+        #expect(byDefault.stderr.contains("cannot use \(scratch)/xdg/ftpfs: it belongs to nobody"), "\(byDefault)")
+
+        // A symlink planted where the cache directory goes is not followed.
+        let mine = scratch + "/mine"
+        try FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: false)
+        chmod(mine, 0o700)
+        let link = scratch + "/link"
+        #expect(symlink(mine, link) == 0)
+        #expect(lchown(link, 65534, 65534) == 0)
+        let linked = try TestMount.run(expectingFailure: server.url(), options: ["cache_dir=" + link])
+        #expect(linked.exitStatus == .exited(73), "\(linked)")
+        #expect(linked.stderr.contains("symlink made by nobody"), "\(linked)")
+    }
+
+    @Test func aMissingCacheDirectoryIsCreatedPrivateAndUsed() throws {
+        let server = try Self.cacheServer.get()
+        let scratch = try TestDirectory.make("cache-created")
+        defer { TestDirectory.cleanUp(scratch) }
+        let cache = scratch + "/new-cache"
+        try TestMount.withMount(url: server.url(), options: ["cache_dir=" + cache]) { mount in
+            let hello = try String(contentsOfFile: mount.path("hello.txt"), encoding: .utf8)
+            #expect(hello == "hello\n")
+        }
+        var info = stat()
+        #expect(stat(cache, &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o700)
+        #expect(stat(cache + "/blocks", &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o700)
+    }
 }
