@@ -24,16 +24,12 @@ import Testing
     // MARK: - Unix LIST (vsftpd, ProFTPD, Pure-FTPd, pyftpdlib)
 
     @Test func unixListingShowsEverythingButTheHostileEntries() {
-        var lines = [
+        let lines = [
             "total 24",
             "drwxr-xr-x    6 1002     0            4096 Nov 21 16:36 .",
             "drwxr-xr-x    6 0        0            4096 Nov 21 16:36 ..",
             "-rw-r--r--    1 1001     0            1234 Nov 21 16:36 plain.txt",
-        ]
-        for (name, _) in Self.hostileNames {
-            lines.append("-rw-r--r--    1 0        0               2 Nov 21 16:36 \(name)")
-        }
-        lines += [
+        ] + Self.hostileNames.map { "-rw-r--r--    1 0        0               2 Nov 21 16:36 \($0.name)" } + [
             "lrwxrwxrwx    1 0        0               9 Nov 21 16:36 bad-link -> tar\u{0}get",
             "-rw-r--r--    1 0        0               2 Nov 21 16:36 \(Self.longestName)",
             "-rw-r--r--    1 0        0               5 Nov 21 16:36 plain.txt",
@@ -56,15 +52,11 @@ import Testing
     // MARK: - MLSD (ProFTPD, Pure-FTPd, pyftpdlib, FileZilla Server)
 
     @Test func machineListingShowsEverythingButTheHostileEntries() {
-        var lines = [
+        let lines = [
             "type=cdir;sizd=4096;modify=20261121163708;UNIX.mode=0755; .",
             "type=pdir;sizd=4096;modify=20261121163708;UNIX.mode=0755; ..",
             "modify=20261121163623;perm=adfrw;size=1234;type=file;unique=FE00UF78047;UNIX.mode=0644; plain.txt",
-        ]
-        for (name, _) in Self.hostileNames {
-            lines.append("type=file;size=2;modify=20261121163623; \(name)")
-        }
-        lines += [
+        ] + Self.hostileNames.map { "type=file;size=2;modify=20261121163623; \($0.name)" } + [
             "type=OS.unix=slink:tar\u{0}get;modify=20261121163623; bad-link",
             "type=file;size=2;modify=20261121163623; ..",
             "type=file;size=5;modify=20261121163623; plain.txt",
@@ -82,52 +74,48 @@ import Testing
 
     // MARK: - The other LIST dialects
 
-    @Test func dosListingSkipsOnlyTheHostileEntries() {
-        let lines = [
-            "02-23-19  09:15PM       <DIR>          aspnet_client",
-            "11-03-25  10:02AM                  689 iis\rstart.htm",
-            "11-03-25  10:02AM                98757 \(Self.longName)",
-            "11-03-25  10:02AM                98757 iisstart.png",
-        ]
-        let result = ListParser(now: captureTime).parse(lines: lines)
-        #expect(result.entries.map(\.name) == ["aspnet_client", "iisstart.png"])
-        #expect(result.refused.map(\.reason) == ["contains CR or LF", "name longer than 255 bytes"])
+    /// A listing in one dialect, the names it must show, and the reasons of those it refuses.
+    struct DialectCase: Sendable, CustomTestStringConvertible {
+        var dialect: String
+        var lines: [String]
+        var shown: [String]
+        var refusals: [String]
+        var testDescription: String { dialect }
     }
 
-    @Test func eplfListingSkipsOnlyTheHostileEntries() {
-        let lines = [
+    static let otherDialects = [
+        DialectCase(dialect: "DOS/IIS", lines: [
+            "02-23-19  09:15PM       <DIR>          aspnet_client",
+            "11-03-25  10:02AM                  689 iis\rstart.htm",
+            "11-03-25  10:02AM                98757 \(longName)",
+            "11-03-25  10:02AM                98757 iisstart.png",
+        ], shown: ["aspnet_client", "iisstart.png"], refusals: ["contains CR or LF", "name longer than 255 bytes"]),
+        DialectCase(dialect: "EPLF", lines: [
             "+i8388621.29609,m824255902,/,\tdev",
             "+r,s1,\t..",
             "+r,s1,\ta/b",
             "+r,s1,\tline\nfeed",
             "+i8388621.44468,m839956783,r,s10376,\tRFCEPLF",
-        ]
-        let result = ListParser(now: captureTime).parse(lines: lines)
-        #expect(result.entries.map(\.name) == ["dev", "RFCEPLF"])
-        #expect(result.refused.map(\.name) == ["..", "a/b", "line\nfeed"])
-    }
-
-    @Test func netWareListingSkipsOnlyTheHostileEntries() {
-        let lines = [
+        ], shown: ["dev", "RFCEPLF"],
+           refusals: ["names the directory itself or its parent", "contains '/'", "contains CR or LF"]),
+        DialectCase(dialect: "NetWare", lines: [
             "d [R----F--] supervisor            512       Jan 16 18:53    login",
             "- [RWCEAFMS] user                 1234       Mar 11  2003    ../../etc/passwd",
             "- [RWCEAFMS] user                 1234       Mar 11  2003    file.txt",
-        ]
-        let result = ListParser(now: captureTime).parse(lines: lines)
-        #expect(result.entries.map(\.name) == ["login", "file.txt"])
-        #expect(result.refused.map(\.reason) == ["contains '/'"])
-    }
-
-    @Test func vmsListingSkipsOnlyTheHostileEntries() {
-        let lines = [
+        ], shown: ["login", "file.txt"], refusals: ["contains '/'"]),
+        DialectCase(dialect: "VMS", lines: [
             "Directory DISK$USER:[JONES]",
             "LOGIN.COM;3              2/3         12-JAN-2019 10:20:30  [STAFF,JONES]  (RWED,RWED,RE,)",
-            "\(Self.longName).TXT;1   2/4   12-JAN-2019 10:20:30  [GROUP,OWNER]  (RWED,RWED,RE,)",
+            "\(longName).TXT;1   2/4   12-JAN-2019 10:20:30  [GROUP,OWNER]  (RWED,RWED,RE,)",
             "FILE.TXT;1   2/4   12-JAN-2019 10:20:30  [GROUP,OWNER]  (RWED,RWED,RE,)",
-        ]
-        let result = ListParser(now: captureTime).parse(lines: lines)
-        #expect(result.entries.map(\.name) == ["LOGIN.COM", "FILE.TXT"])
-        #expect(result.refused.map(\.reason) == ["name longer than 255 bytes"])
+        ], shown: ["LOGIN.COM", "FILE.TXT"], refusals: ["name longer than 255 bytes"]),
+    ]
+
+    @Test(arguments: otherDialects)
+    func otherDialectsSkipOnlyTheHostileEntries(_ testCase: DialectCase) {
+        let result = ListParser(now: captureTime).parse(lines: testCase.lines)
+        #expect(result.entries.map(\.name) == testCase.shown)
+        #expect(result.refused.map(\.reason) == testCase.refusals)
     }
 
     // MARK: - Names

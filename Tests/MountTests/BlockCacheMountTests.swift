@@ -92,12 +92,11 @@ struct BlockCacheMountTests {
 
     @Test func aFileRewrittenWithinTheMinuteOfItsLISTTimeIsNeverServedStale() throws {
         try TestRequirements.require(.fuse, .pyftpdlib)
-        let root = try TestDirectory.make("blockcache-minute")
-        let cacheDirectory = try TestDirectory.make("blockcache-minute-dir")
-        defer {
-            TestDirectory.cleanUp(root)
-            TestDirectory.cleanUp(cacheDirectory)
-        }
+        let scratch = try TestDirectory.make("blockcache-minute")
+        defer { TestDirectory.cleanUp(scratch) }
+        let root = scratch + "/root"
+        let cacheDirectory = scratch + "/cache"  // ftpfs creates it
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
         let file = root + "/random.bin"
         try TestDataSet.writeRandomFile(at: file, size: Self.fileSize)
         // pyftpdlib without MLSD: LIST shows `Dec 04 18:22`, the time to the minute.
