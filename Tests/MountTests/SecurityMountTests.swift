@@ -71,6 +71,7 @@ struct SecurityMountTests {
 
     @Test(arguments: ["UTF-16", "UTF-32LE", "UCS-2", "IBM037"])
     func anEncodingThatIsNotASCIICompatibleExits64(_ encoding: String) throws {
+        try TestRequirements.require(.fuse)
         // Port 1 refuses connections: exiting 64, not 69, shows the encoding is refused first.
         let result = try TestMount.run(expectingFailure: "ftp://127.0.0.1:1/", options: ["encoding=" + encoding])
         #expect(result.exitStatus == .exited(64), "\(result)")
@@ -80,6 +81,7 @@ struct SecurityMountTests {
     // MARK: - The password given in the environment
 
     @Test func ftpfsPasswordIsGoneFromProcEnviron() throws {
+        try TestRequirements.require(.fuse, .pyftpdlib)
         let root = try TestDirectory.make("environ")
         defer { TestDirectory.cleanUp(root) }
         try "hello\n".write(toFile: root + "/hello.txt", atomically: true, encoding: .utf8)
@@ -111,6 +113,7 @@ struct SecurityMountTests {
     }
 
     @Test func allowOtherMountsWithDefaultPermissions() throws {
+        try TestRequirements.require(.fuse, .root, .pyftpdlib)
         let root = try TestDirectory.make("allow-other")
         defer { TestDirectory.cleanUp(root) }
         try "shared\n".write(toFile: root + "/shared.txt", atomically: true, encoding: .utf8)
@@ -151,6 +154,7 @@ struct SecurityMountTests {
     }
 
     @Test func aCacheDirectoryAnotherUserOwnsIsRefusedWith73() throws {
+        try TestRequirements.require(.fuse, .root, .pyftpdlib)
         let server = try Self.cacheServer.get()
         let scratch = try TestDirectory.make("cache-owner-dirs")
         defer { TestDirectory.cleanUp(scratch) }
@@ -184,6 +188,7 @@ struct SecurityMountTests {
     }
 
     @Test func aMissingCacheDirectoryIsCreatedPrivateAndUsed() throws {
+        try TestRequirements.require(.fuse, .pyftpdlib)
         let server = try Self.cacheServer.get()
         let scratch = try TestDirectory.make("cache-created")
         defer { TestDirectory.cleanUp(scratch) }
