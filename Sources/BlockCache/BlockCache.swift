@@ -17,6 +17,17 @@ public struct ContentVersion: Hashable, Sendable {
         self.size = size
         self.modified = modified
     }
+
+    /// Whether blocks of this version may serve later mounts from the disk. A LIST listing gives
+    /// times to the minute (or the day) only: a file rewritten within that minute at the same
+    /// size keeps its key, so a later mount would serve the old content. Such times are always
+    /// whole minutes (the parsers make them so), while MLSD, MDTM, EPLF and `ls --full-time`
+    /// give seconds. A precise time that falls on a whole minute is taken as imprecise too: its
+    /// blocks then serve the mount that read them only (in memory and on disk), which costs
+    /// one file in sixty a re-read, never a stale one.
+    public var persistsAcrossMounts: Bool {
+        modified % 60_000_000_000 != 0
+    }
 }
 
 /// Fixed-size blocks of remote files, in memory within a budget (least recently used go first)
@@ -157,10 +168,13 @@ public final class BlockCache: @unchecked Sendable {
 
 public enum BlockCacheError: Error, CustomStringConvertible {
     case directory(String, errno: Int32)
+    /// The directory is not the mounting user's alone (see `PrivateDirectory`).
+    case unsafeDirectory(PrivateDirectory.Refusal)
 
     public var description: String {
         switch self {
         case .directory(let path, let code): "cannot use \(path) for cached blocks: \(String(cString: strerror(code)))"
+        case .unsafeDirectory(let refusal): refusal.description
         }
     }
 }

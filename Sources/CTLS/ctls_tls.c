@@ -9,8 +9,8 @@
 // MARK: - The socket BIO
 
 // OpenSSL's socket BIO writes with write(2): a peer that has gone away raises SIGPIPE and kills
-// the process. This one sends with MSG_NOSIGNAL, keeps errno for messages, and reports EOF so
-// that SSL_OP_IGNORE_UNEXPECTED_EOF can turn a bare FIN into an orderly end.
+// the process. This one sends with MSG_NOSIGNAL, keeps errno for messages, and remembers EOF so
+// that a bare FIN can be told from the peer's close_notify (ctls_ssl_eof_without_close_notify).
 typedef struct {
     int fd;
     int last_errno;
@@ -307,7 +307,9 @@ SSL_CTX *ctls_context_new(int verify, int max_version) {
         SSL_CTX_free(context);
         return NULL;
     }
-    SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // No SSL_OP_IGNORE_UNEXPECTED_EOF: it would report a TCP FIN without close_notify as an
+    // orderly end, and a data stream cut short on the path would pass for a whole one.
+    SSL_CTX_set_options(context, SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(context, SSL_MODE_AUTO_RETRY);
     SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(context, new_session);
@@ -354,6 +356,12 @@ int ctls_ssl_socket_errno(SSL *ssl) {
 
 int ctls_ssl_received_shutdown(SSL *ssl) {
     return (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+}
+
+int ctls_ssl_eof_without_close_notify(SSL *ssl) {
+    BIO *bio = SSL_get_rbio(ssl);
+    socket_state *state = bio != NULL ? BIO_get_data(bio) : NULL;
+    return state != NULL && state->eof && !ctls_ssl_received_shutdown(ssl);
 }
 
 // MARK: - Certificates

@@ -30,8 +30,9 @@ final class ControlConnection {
         socket.close()
     }
 
-    /// Sends one command line. The argument is encoded with the session's codec; CR, LF and NUL
-    /// are refused before anything is written.
+    /// Sends one command line. The argument is encoded with the session's codec; CR, LF and NUL,
+    /// in the argument or in the bytes the codec made of it, are refused before anything is
+    /// written.
     func send(_ command: Command) throws(FTPError) {
         var bytes = Array(command.verb.utf8)
         if let argument = command.argument {
@@ -42,6 +43,11 @@ final class ControlConnection {
             }
             guard let encoded = codec.encode(argument) else {
                 throw .invalidArgument("\(command.verb) argument cannot be expressed in the server's encoding")
+            }
+            do {
+                try command.checkEncodedArgument(encoded)
+            } catch {
+                throw .invalidArgument(error.description)
             }
             bytes.append(0x20)
             bytes.append(contentsOf: encoded)

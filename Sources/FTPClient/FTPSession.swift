@@ -276,7 +276,13 @@ public final class FTPSession: @unchecked Sendable {
             do {
                 var listing = try transferListing(command: .mlsd(), machine: true)
                 if listing.entries.contains(where: { $0.kind == .symlink && $0.linkTarget == nil }) {
-                    try fillLinkTargets(of: &listing)
+                    // Where links lead is a refinement: without it they show as links to
+                    // resolve on the server, and the rest of the listing still stands.
+                    do {
+                        try fillLinkTargets(of: &listing)
+                    } catch where !error.isConnectionLost {
+                        logger.notice("could not learn where the links in \(path) lead (\(error)); they are resolved on the server")
+                    }
                 }
                 return listing
             } catch let error where Self.isUnsupported(error) {
@@ -346,13 +352,15 @@ public final class FTPSession: @unchecked Sendable {
         if lineStart < data.endIndex {
             appendLine(data[lineStart..<data.endIndex], to: &lines, undecodable: &undecodable)
         }
-        if undecodable > 0 {
-            logger.notice("\(undecodable) listing line(s) could not be decoded from the server's encoding and were skipped")
-        }
         let result = machine ? MLSDParser.parse(lines: lines)
             : ListParser(now: FTPTimestamp.now()).parse(lines: lines)
+        // A line or entry that cannot be shown costs itself, never the directory: one line says
+        // what was left out.
+        if let summary = result.summary(undecodableLines: undecodable) {
+            logger.notice("listing of \(workingDirectoryForLog): \(summary); showing the other \(result.entries.count)")
+        }
         for line in result.skipped {
-            logger.debug("skipped listing line: \(line)")
+            logger.debug("skipped listing line: \(ListingParseResult.quoted(line))")
         }
         let truncated = ListingCompletion.isTruncated(final)
         if truncated {

@@ -70,13 +70,52 @@ public final class IconvNameCodec: NameCodec, @unchecked Sendable {
     }
 }
 
-/// The codec for `-o encoding=NAME`: UTF-8 itself, or iconv for anything else; nil when iconv
-/// does not know the name.
-public func nameCodec(forEncoding name: String?) -> (any NameCodec)? {
+extension IconvNameCodec {
+    /// Whether ASCII stays ASCII in this encoding, both ways. FTP's commands, replies and
+    /// listings are ASCII text with names in them: ftpfs splits listings at LF before decoding
+    /// and checks names for CR, LF, NUL and `/`, so an encoding that writes ASCII characters as
+    /// other bytes (UTF-16, UTF-32, UCS-2, UTF-7, EBCDIC) would put NUL, CR or LF bytes on the
+    /// wire inside ordinary names, and read listings wrongly. Every ASCII character must encode
+    /// to its own byte, and every ASCII byte decode to its own character, except `\` and `~`,
+    /// which Shift_JIS decoders read as ¥ and ‾ (JIS X 0201 Roman): a difference of display
+    /// only, CR, LF, space and `/` stay themselves.
+    public var isASCIICompatible: Bool {
+        let ascii = Array(UInt8(0x01)...UInt8(0x7F))
+        guard encode(String(decoding: ascii, as: UTF8.self)) == ascii else { return false }
+        for byte in ascii where byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "~") {
+            guard decode([byte][...]).map({ Array($0.utf8) }) == [byte] else { return false }
+        }
+        return true
+    }
+}
+
+/// Why `-o encoding=` cannot be used.
+public enum NameCodecError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknownEncoding(String)
+    case notASCIICompatible(String)
+
+    public var description: String {
+        switch self {
+        case .unknownEncoding(let name):
+            "encoding: iconv does not know '\(name)' (see iconv -l)"
+        case .notASCIICompatible(let name):
+            "encoding: '\(name)' is not ASCII-compatible: it writes ASCII characters as other bytes, "
+                + "so names would carry NUL, CR or LF onto the FTP connection; give the server's 8-bit or "
+                + "multibyte encoding (Latin1, CP1252, GBK, Big5, CP932, EUC-JP, ...)"
+        }
+    }
+}
+
+/// The codec for `-o encoding=NAME`: UTF-8 itself, or iconv for anything else. Refuses names
+/// iconv does not know and encodings that are not ASCII-compatible (see
+/// `IconvNameCodec.isASCIICompatible`).
+public func nameCodec(forEncoding name: String?) throws(NameCodecError) -> any NameCodec {
     guard let name, !name.isEmpty else { return UTF8NameCodec() }
     let normalized = name.uppercased().replacingOccurrences(of: "_" as Character, with: "-" as Character)
     if normalized == "UTF-8" || normalized == "UTF8" { return UTF8NameCodec() }
-    return IconvNameCodec(encoding: name)
+    guard let codec = IconvNameCodec(encoding: name) else { throw .unknownEncoding(name) }
+    guard codec.isASCIICompatible else { throw .notASCIICompatible(name) }
+    return codec
 }
 
 extension String {

@@ -164,6 +164,12 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             X509_free(leaf)
             X509_free(atFault)
         }
+        let closedByServer = FTPError.tls("the server at \(peer) closed the connection during the TLS handshake"
+            + (role == .data ? " of a data connection (did it refuse to resume the control connection's TLS session?)" : ""))
+        if verifyCode == X509_V_OK, ctls_ssl_eof_without_close_notify(ssl) != 0 {
+            ERR_clear_error()
+            return closedByServer
+        }
         if verifyCode != X509_V_OK {
             ERR_clear_error()
             return .tls(TLSCertificate.verificationFailure(code: verifyCode, depth: depth, leaf: leaf, atFault: atFault,
@@ -177,8 +183,7 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             let code = ctls_ssl_socket_errno(ssl)
             let reasons = TLSContext.openSSLErrors()
             if code == 0 || code == ECONNRESET || code == EPIPE {
-                return .tls("the server at \(peer) closed the connection during the TLS handshake"
-                    + (role == .data ? " of a data connection (did it refuse to resume the control connection's TLS session?)" : ""))
+                return closedByServer
             }
             return .tls("TLS handshake with \(peer): \(String(cString: strerror(code)))"
                 + (reasons == "unknown OpenSSL error" ? "" : " (\(reasons))"))
@@ -214,9 +219,15 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
         if SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count) == 1 {
             return count
         }
-        switch SSL_get_error(ssl, 0) {
-        case SSL_ERROR_ZERO_RETURN:
-            return 0  // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a bare FIN
+        let error = SSL_get_error(ssl, 0)
+        if error == SSL_ERROR_ZERO_RETURN {
+            return 0  // the peer's close_notify: the orderly end
+        }
+        if ctls_ssl_eof_without_close_notify(ssl) != 0 {
+            ERR_clear_error()
+            return try endWithoutCloseNotify()
+        }
+        switch error {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             throw .timedOut("waiting for data from \(socket.peer)")
         case SSL_ERROR_SYSCALL:
@@ -229,6 +240,22 @@ public final class TLSStream: ByteStream, @unchecked Sendable {
             }
         default:
             throw .tls("reading from \(socket.peer): \(TLSContext.openSSLErrors())")
+        }
+    }
+
+    /// The peer ended the connection with a TCP FIN but no close_notify. TLS authenticates every
+    /// record, but only close_notify authenticates where the stream ends: anyone on the path can
+    /// inject a FIN. FTPS servers (vsftpd, ProFTPD, pyftpdlib, FileZilla Server) end every data
+    /// connection with close_notify, so on a data connection this is a stream cut short, and
+    /// what came cannot be taken for the whole file or listing. A control connection a server
+    /// drops this way reads as an end, as it always did: the reply it cut off is missing anyway.
+    private func endWithoutCloseNotify() throws(FTPError) -> Int {
+        switch role {
+        case .control:
+            return 0
+        case .data:
+            throw .tls("the data connection from \(socket.peer) ended without TLS close_notify: "
+                + "the transfer may have been cut short, so it is not taken as complete")
         }
     }
 

@@ -53,6 +53,20 @@ public struct Command: Hashable, Sendable, CustomStringConvertible {
         return verb + " " + argument
     }
 
+    /// Checks the argument's bytes as they go on the wire, after a name codec converted them:
+    /// CR, LF and NUL must not appear (an encoding such as UTF-16 writes them for ordinary
+    /// characters), and `/` must appear as often as in the argument (ISO-2022-JP can write a
+    /// character with a `/` byte, which the server would take for a path separator).
+    public func checkEncodedArgument(_ bytes: [UInt8]) throws(CommandError) {
+        if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+            throw .forbiddenCharacter(verb: verb)
+        }
+        let slashes = argument?.utf8.count(where: { $0 == 0x2F }) ?? 0
+        if bytes.count(where: { $0 == 0x2F }) != slashes {
+            throw .encodingAddsSeparator(verb: verb)
+        }
+    }
+
     /// The line as it may appear in a log: the PASS argument is masked.
     public var loggable: String {
         guard let argument else { return verb }
@@ -63,12 +77,16 @@ public struct Command: Hashable, Sendable, CustomStringConvertible {
 }
 
 public enum CommandError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The argument contains CR, LF or NUL.
+    /// The argument contains CR, LF or NUL (or its encoded bytes do).
     case forbiddenCharacter(verb: String)
+    /// The argument's encoded bytes hold a `/` that is no `/` of the argument.
+    case encodingAddsSeparator(verb: String)
 
     public var description: String {
         switch self {
         case .forbiddenCharacter(let verb): "\(verb) argument contains CR, LF or NUL"
+        case .encodingAddsSeparator(let verb):
+            "\(verb) argument would hold a '/' byte in the server's encoding that is not a '/' of the name"
         }
     }
 }

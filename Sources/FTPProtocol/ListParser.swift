@@ -16,20 +16,21 @@ public struct ListParser: Sendable {
         self.now = now
     }
 
-    /// One line, in any supported dialect. Nil for noise (`total 12`), unknown lines, and unsafe names.
+    /// One line, in any supported dialect. Nil for noise (`total 12`), unknown lines, and entries
+    /// that cannot be shown (see `ListingEntry.problem`).
     public func parse(line: String) -> ListingEntry? {
-        if case .entry(let entry, _) = classify(line) { return entry }
+        if case .entry(let entry, _) = classify(line), entry.problem == nil { return entry }
         return nil
     }
 
     /// A whole transfer, split into lines (entries that wrap onto a second line are joined).
     ///
     /// Lines that are neither entries nor known noise (`total 12`, blank lines, `.` and `..`,
-    /// VMS headers) are returned in `skipped`. VMS lists every version of a file, newest first;
-    /// only the newest is kept, as the name without its version denotes it.
+    /// VMS headers) are returned in `skipped`, and entries that cannot be shown also in
+    /// `refused`. VMS lists every version of a file, newest first; only the newest is kept, as
+    /// the name without its version denotes it.
     public func parse(lines: [String]) -> ListingParseResult {
-        var result = ListingParseResult()
-        result.entries.reserveCapacity(lines.count)
+        var collector = ListingCollector(capacity: lines.count)
         var vmsNames: Set<String> = []
         var index = 0
         while index < lines.count {
@@ -52,14 +53,14 @@ public struct ListParser: Sendable {
             switch outcome {
             case .entry(let entry, let dialect):
                 if dialect == .vms, !vmsNames.insert(entry.name).inserted { continue }
-                result.entries.append(entry)
+                collector.add(entry, from: line)
             case .noise:
                 continue
             case .rejected:
-                result.skipped.append(line)
+                collector.skip(line)
             }
         }
-        return result
+        return collector.result
     }
 
     enum Dialect: Hashable {
@@ -67,10 +68,11 @@ public struct ListParser: Sendable {
     }
 
     enum LineOutcome {
+        /// An entry as the line gave it, safe or not (see `ListingEntry.problem`).
         case entry(ListingEntry, Dialect)
-        /// Blank lines, totals, headers, and the `.`/`..` entries of `ls -a`.
+        /// Blank lines, totals, headers, and the `.`/`..` directories of `ls -a`.
         case noise
-        /// Lines no dialect understood, and entries whose names are not safe.
+        /// Lines no dialect understood.
         case rejected
     }
 
@@ -82,8 +84,8 @@ public struct ListParser: Sendable {
                 guard let (entry, dialect) = parseEntry(line) else {
                     return Self.isNoise(line) ? .noise : .rejected
                 }
-                if entry.name == "." || entry.name == ".." { return .noise }
-                return ListingEntry.isSafeName(entry.name) ? .entry(entry, dialect) : .rejected
+                if entry.kind == .directory, entry.name == "." || entry.name == ".." { return .noise }
+                return .entry(entry, dialect)
             }
         }
     }

@@ -15,25 +15,22 @@ public enum MLSDParser {
         return parsed.entry
     }
 
-    /// Every entry of an MLSD transfer, split into lines; unusable lines are returned in `skipped`.
-    /// Empty lines, `cdir`/`pdir` entries and entries named `.` or `..` are neither.
+    /// Every entry of an MLSD transfer, split into lines; unusable lines are returned in `skipped`,
+    /// and entries that cannot be shown also in `refused`. Empty lines, `cdir`/`pdir` entries and
+    /// directories named `.` or `..` are neither.
     public static func parse(lines: [String]) -> ListingParseResult {
-        var result = ListingParseResult()
-        result.entries.reserveCapacity(lines.count)
+        var collector = ListingCollector(capacity: lines.count)
         for line in lines {
             guard let parsed = parseFactLine(line) else {
-                if !line.utf8.allSatisfy(isASCIIWhitespace) { result.skipped.append(line) }
+                if !line.utf8.allSatisfy(isASCIIWhitespace) { collector.skip(line) }
                 continue
             }
-            let name = parsed.entry.name
-            if parsed.isListedDirectoryItself || name == "." || name == ".." { continue }
-            if ListingEntry.isSafeName(name) {
-                result.entries.append(parsed.entry)
-            } else {
-                result.skipped.append(line)
-            }
+            let entry = parsed.entry
+            if parsed.isListedDirectoryItself { continue }
+            if entry.kind == .directory, entry.name == "." || entry.name == ".." { continue }
+            collector.add(entry, from: line)
         }
-        return result
+        return collector.result
     }
 
     /// The facts of the entry in an MLST reply (`250-Listing /a\r\n type=file;size=1; /a\r\n250 End`).
@@ -169,17 +166,5 @@ public enum MLSDParser {
 
     private static func lineString(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-    }
-}
-
-/// What a listing parser made of a whole transfer.
-public struct ListingParseResult: Hashable, Sendable {
-    public var entries: [ListingEntry]
-    /// Lines that were neither entries nor known noise (`total 12`), for a debug log line.
-    public var skipped: [String]
-
-    public init(entries: [ListingEntry] = [], skipped: [String] = []) {
-        self.entries = entries
-        self.skipped = skipped
     }
 }

@@ -38,6 +38,7 @@ extension MountConfiguration {
             }
         }
         try checkCombinations()
+        addImpliedOptions()
     }
 
     /// Applies one option, `name` or `name=value`.
@@ -69,6 +70,23 @@ extension MountConfiguration {
     private func checkCombinations() throws(MountOptionError) {
         // libfuse would quietly let allow_root narrow allow_other to root and the owner.
         if fuse.allowOther && fuse.allowRoot { throw .conflictingOptions("allow_other", "allow_root") }
+    }
+
+    /// `allow_other` without `default_permissions` lets every local user read, change and delete
+    /// anything the mount owner's FTP login may, whatever the modes shown say: ftpfs acts for
+    /// whoever asks, and nothing checks who that is. With `default_permissions` the kernel
+    /// checks each user against the owner and modes shown (`uid=`, `gid=`, `umask=` widen them
+    /// where sharing is meant), as on any local file system.
+    private mutating func addImpliedOptions() {
+        if fuse.allowOther && !fuse.defaultPermissions {
+            fuse.defaultPermissions = true
+            fuseOptions.append(FuseOption(name: "default_permissions", route: .fuseNew))
+            notices.append("""
+                allow_other: adding default_permissions, so that the kernel checks other users' access \
+                against the modes shown; without it every local user could act with this mount's FTP login \
+                (widen access with umask=, uid= or gid= where sharing is meant)
+                """)
+        }
     }
 }
 

@@ -15,6 +15,9 @@ public struct MountConfiguration: Sendable, Hashable {
     public var fuseOptions: [FuseOption] = []
     /// Names of fstab bookkeeping options that were accepted and dropped (`_netdev`, `noauto`, …).
     public var ignoredOptions: [String] = []
+    /// What ftpfs decided for the user while parsing (an option it added, and why), to log as
+    /// notices.
+    public var notices: [String] = []
 
     public init() {}
 }

@@ -49,7 +49,7 @@ public enum MountOptionRegistry {
             $0.connection.passwordFile = $1
         },
         .string("encoding", placeholder: "NAME", .connection,
-                help: "file name charset on the server, e.g. GBK (UTF-8)") {
+                help: "name charset, e.g. GBK; ASCII-based only (UTF-8)") {
             let isUTF8 = ["utf-8", "utf8"].contains($1.lowercased())
             $0.connection.encoding = isUTF8 ? nil : $1
         },
@@ -126,7 +126,7 @@ public enum MountOptionRegistry {
         },
         .flag("ro", .mount, .libfuse(.fuseNew), help: "mount read-only") { $0.fuse.readOnly = true },
         .flag("rw", .mount, .libfuse(.fuseNew), help: "mount read-write (default)") { $0.fuse.readOnly = false },
-        .flag("allow_other", .mount, .libfuse(.fuseNew), help: "allow access by all users") {
+        .flag("allow_other", .mount, .libfuse(.fuseNew), help: "allow access by all users (default_permissions)") {
             $0.fuse.allowOther = true
         },
         .flag("allow_root", .mount, .libfuse(.fuseNew), help: "allow access by the owner and root") {

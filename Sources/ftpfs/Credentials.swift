@@ -13,6 +13,8 @@ enum Credentials {
     }
 
     static func resolve(url: ServerURL, configuration: MountConfiguration) throws(Preflight.Failure) -> Resolved {
+        // Out of /proc/PID/environ at once, whether or not another source wins.
+        let environment = EnvironmentScrubbing.take(LoginCredentials.passwordEnvironmentVariable)
         let netrc = try loadNetrc(configuration: configuration)
         var passwordFileContents: String?
         if let path = configuration.connection.passwordFile {
@@ -22,7 +24,6 @@ enum Credentials {
                 throw Preflight.Failure(status: .credentialsFile, message: error.description)
             }
         }
-        let environment = getenv(LoginCredentials.passwordEnvironmentVariable).map { String(cString: $0) }
         let login = LoginCredentials.resolve(url: url, configuration: configuration, netrc: netrc,
                                              environmentPassword: environment,
                                              passwordFileContents: passwordFileContents)

@@ -22,7 +22,8 @@ enum ExitStatus: Int32, CaseIterable {
     case fuseMissing = 71
     /// The mountpoint does not exist (EX_OSFILE).
     case mountpointMissing = 72
-    /// The cache directory for staged edits cannot be created (EX_CANTCREAT).
+    /// The cache directory for staged edits cannot be created, or is not the user's alone
+    /// (EX_CANTCREAT).
     case cacheDirectory = 73
     /// Another network or server failure (EX_IOERR).
     case ioError = 74
@@ -57,7 +58,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .connectionRefused: "connection refused (or the server refused the session)"
         case .fuseMissing: "/dev/fuse does not exist"
         case .mountpointMissing: "the mountpoint does not exist"
-        case .cacheDirectory: "the cache directory (-o cache_dir=) cannot be created"
+        case .cacheDirectory: "the cache directory (-o cache_dir=) cannot be created or is not yours alone"
         case .ioError: "other network or server failure"
         case .timedOut: "connecting or waiting for the server timed out"
         case .protocolError: "the server does not speak FTP as expected"

@@ -42,6 +42,7 @@ struct Mount {
         let foreground = command.foreground || command.debug || configuration.logging.debug
         let logger = LogSetup.bootstrap(level: configuration.logging.effectiveLevel)
         for warning in configuration.warnings(for: url) { printWarning(warning) }
+        for notice in configuration.notices { logger.notice("\(notice)") }
 
         // 2. Local checks, before any network traffic.
         let mountpoint: String
@@ -52,17 +53,18 @@ struct Mount {
                                                   allowNonEmpty: configuration.fuse.allowNonEmptyMountpoint)
             try Preflight.fuseDevice()
         }
+        let codec: any NameCodec
+        do {
+            codec = try nameCodec(forEncoding: configuration.connection.encoding)
+        } catch {
+            throw Preflight.Failure(status: .usage, message: error.description)
+        }
         let endpoint = configuration.endpoint(for: url)
         let tls = Self.tlsConfiguration(security: endpoint.security, options: configuration.tls)
 
         // 3. Credentials.
         let credentials = try Credentials.resolve(url: url, configuration: configuration)
         for warning in credentials.warnings { printWarning(warning) }
-
-        guard let codec = nameCodec(forEncoding: configuration.connection.encoding) else {
-            throw Preflight.Failure(status: .usage,
-                                    message: "encoding: iconv does not know '\(configuration.connection.encoding ?? "")' (see iconv -l)")
-        }
 
         // 4. Log in, so a wrong host or password fails before anything is mounted.
         let clientConfiguration = ClientConfiguration(
@@ -100,6 +102,13 @@ struct Mount {
         fileSystemConfiguration.serverScope = "\(url.user ?? "anonymous")@\(url.host):\(url.port)"
         let fileSystem = FTPFileSystem(store: PooledRemoteStore(pool: pool), configuration: fileSystemConfiguration,
                                        logger: logger)
+        do throws(PrivateDirectory.Refusal) {
+            // Staged edits and the upload spool go there (a read-only mount writes nothing).
+            if !configuration.fuse.readOnly { try PrivateDirectory.prepare(fileSystem.stagingDirectory) }
+        } catch {
+            pool.shutdown()
+            throw Preflight.Failure(status: .cacheDirectory, message: "\(error) (choose another with -o cache_dir=)")
+        }
         do {
             try fileSystem.prepareLocalStorage()
         } catch {

@@ -19,7 +19,8 @@ import Testing
             "max_threads=8,allow_other,max_readahead=131072,direct_io,clone_fd,sync_read,fsname=ftp://h/,"
                 + "hard_remove,max_idle_threads=4,max_background=20,debug,max_write=65536,use_ino",
         ])
-        #expect(configuration.fuseArguments(for: .fuseNew) == ["allow_other", "fsname=ftp://h/", "debug"])
+        #expect(configuration.fuseArguments(for: .fuseNew)
+            == ["allow_other", "fsname=ftp://h/", "debug", "default_permissions"])
         #expect(configuration.fuseArguments(for: .connectionInfo) == [
             "max_readahead=131072", "sync_read", "max_background=20", "max_write=65536",
         ])
@@ -28,7 +29,7 @@ import Testing
         // fuse_args carries fuse_new's and the connection options, never the loop or init ones.
         #expect(configuration.fuseArguments == [
             "allow_other", "max_readahead=131072", "sync_read", "fsname=ftp://h/", "max_background=20", "debug",
-            "max_write=65536",
+            "max_write=65536", "default_permissions",
         ])
         #expect(configuration.fuse.maxReadahead == 131072)
         #expect(configuration.fuse.maxBackground == 20)
@@ -66,8 +67,10 @@ import Testing
     ] as [(String, FuseOptionRoute)])
     func libfuseOptionRoute(_ option: String, _ route: FuseOptionRoute) throws {
         let configuration = try MountConfiguration(parsing: [option])
-        #expect(configuration.fuseOptions.map(\.route) == [route])
-        #expect(configuration.fuseOptions.map(\.text) == [option])
+        // allow_other brings default_permissions (AllowOtherTests).
+        let implied = option == "allow_other" ? ["default_permissions"] : []
+        #expect(configuration.fuseOptions.map(\.route) == [route] + implied.map { _ in .fuseNew })
+        #expect(configuration.fuseOptions.map(\.text) == [option] + implied)
     }
 
     /// Our own options never reach libfuse.

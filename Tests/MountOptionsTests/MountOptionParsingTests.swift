@@ -237,7 +237,8 @@ import Testing
         let configuration = try MountConfiguration(parsing: [
             "rw,noauto,x-systemd.automount,_netdev,allow_other,uid=1000,gid=1000,netrc,dev,suid",
         ])
-        #expect(configuration.fuseArguments == ["rw", "allow_other", "uid=1000", "gid=1000", "dev", "suid"])
+        #expect(configuration.fuseArguments
+            == ["rw", "allow_other", "uid=1000", "gid=1000", "dev", "suid", "default_permissions"])
         #expect(configuration.connection.useNetrc)
     }
 }

@@ -41,7 +41,7 @@ import Testing
             usage + String(repeating: " ", count: 31 - usage.count) + text + "\n"
         }
         #expect(help.contains(line("    -o max_conns=N", "simultaneous FTP connections (4)")))
-        #expect(help.contains(line("    -o allow_other", "allow access by all users")))
+        #expect(help.contains(line("    -o allow_other", "allow access by all users (default_permissions)")))
         #expect(help.contains("    -o tls_fingerprint=SHA256:HEX\n"
             + String(repeating: " ", count: 31) + "accept only this certificate (SHA-256)\n"))
         #expect(help.hasSuffix("""

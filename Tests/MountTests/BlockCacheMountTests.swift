@@ -46,6 +46,9 @@ struct BlockCacheMountTests {
             TestDirectory.cleanUp(cacheDirectory)
         }
         try TestDataSet.writeRandomFile(at: root + "/random.bin", size: Self.fileSize)
+        // A time with seconds (MLSD gives them): blocks keyed to it may serve later mounts. (A
+        // whole minute may be a LIST time cut to the minute, whose blocks serve one mount only.)
+        try Self.setModificationTime(of: root + "/random.bin", secondsAgo: 7)
         let server = try FTPTestServer.startPyftpdlib(root: root, users: [.standard])
         defer { server.stop() }
         let options = ["direct_io", "cache_dir=\(cacheDirectory)"]
@@ -77,6 +80,48 @@ struct BlockCacheMountTests {
             #expect(read == (try expected(server.path("random.bin"))))
         }
         #expect(retrievals(server) > before)
+    }
+
+    /// Sets the file's time to `secondsAgo` before now, moved off a whole minute.
+    static func setModificationTime(of path: String, secondsAgo: Int) throws {
+        var time = Int(Date().timeIntervalSince1970) - secondsAgo
+        if time % 60 == 0 { time -= 1 }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(time))],
+                                              ofItemAtPath: path)
+    }
+
+    @Test func aFileRewrittenWithinTheMinuteOfItsLISTTimeIsNeverServedStale() throws {
+        try TestRequirements.require(.fuse, .pyftpdlib)
+        let scratch = try TestDirectory.make("blockcache-minute")
+        defer { TestDirectory.cleanUp(scratch) }
+        let root = scratch + "/root"
+        let cacheDirectory = scratch + "/cache"  // ftpfs creates it
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
+        let file = root + "/random.bin"
+        try TestDataSet.writeRandomFile(at: file, size: Self.fileSize)
+        // pyftpdlib without MLSD: LIST shows `Dec 04 18:22`, the time to the minute.
+        let server = try FTPTestServer.startPyftpdlib(root: root, users: [.standard], noMLSD: true)
+        defer { server.stop() }
+        let options = ["direct_io", "cache_dir=\(cacheDirectory)"]
+        let minute = (Int(Date().timeIntervalSince1970) / 60 - 1) * 60
+        func touch(_ second: Int) throws {
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(minute + second))],
+                                                  ofItemAtPath: file)
+        }
+        try touch(10)
+        try TestMount.withMount(url: server.url(), options: options) { mount in
+            let read = try readAtOffsets(mount.path("random.bin"))
+            #expect(read == (try expected(file)))
+        }
+        // Rewritten within the same minute, same size: the listing shows the same size and time.
+        try TestDataSet.writeRandomFile(at: file, size: Self.fileSize)
+        try touch(40)
+        let before = retrievals(server)
+        try TestMount.withMount(url: server.url(), options: options) { mount in
+            let read = try readAtOffsets(mount.path("random.bin"))
+            #expect(read == (try expected(file)), "stale blocks were served")
+        }
+        #expect(retrievals(server) > before, "the second mount should fetch, not trust blocks keyed to the minute")
     }
 
     @Test func writingAFileDropsItsCachedBlocks() throws {

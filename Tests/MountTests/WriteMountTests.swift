@@ -67,7 +67,8 @@ struct WriteMountTests {
         let expected = try TestDataSet.sha256(ofFile: source + "/big.bin")
         // A cache directory far too small to stage the file: the copy must stream.
         let cache = try TestDirectory.make("tiny-cache")
-        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", cache], timeout: .seconds(30)).check()
+        // mode=0700: a cache directory must be the user's alone (tmpfs mounts default to 1777).
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", cache], timeout: .seconds(30)).check()
         defer {
             _ = try? Shell.run(["umount", cache], timeout: .seconds(30))
             TestDirectory.cleanUp(cache)

@@ -936,6 +936,79 @@ def _dropbox(setup, value):
     setup.handler_mixins.insert(0, DropBoxMixin)
     setup.handler_attributes["dropbox"] = value
 
+# -- Hostile listings and cut TLS streams (hardening tests) --------------------
+
+class HostileEntriesFSMixin:
+    """LIST and MLSD of a directory named `hostile` send, before its real entries, entries no
+    client may show: a path for a name, NUL and CR in names, names of 256 and 1100 bytes (the
+    kernel's own limit for a FUSE name is 1024), bytes that are not UTF-8, `..` as a file, a link
+    whose target holds NUL, and a line that is no entry at all; and after them, a second
+    `good.txt`."""
+
+    def _hostile(self, basedir):
+        return os.path.basename(os.path.normpath(basedir)) == "hostile"
+
+    def format_list(self, basedir, listing, ignore_err=True):
+        if self._hostile(basedir):
+            stamp = time.strftime("%b %d %H:%M", time.gmtime())
+            for kind, name in [("-", b"a/b"), ("-", b"nul\x00byte"), ("-", b"carriage\rreturn"),
+                               ("-", b"x" * 256), ("-", b"y" * 1100), ("-", b"bad\xff\xfeutf8"),
+                               ("-", b".."), ("l", b"bad-link -> tar\x00get")]:
+                mode = "lrwxrwxrwx" if kind == "l" else "-rw-r--r--"
+                yield ("%s   1 owner    group          99 %s " % (mode, stamp)).encode() + name + b"\r\n"
+            yield b"this line is no listing entry\r\n"
+        yield from super().format_list(basedir, listing, ignore_err)
+        if self._hostile(basedir):
+            yield ("-rw-r--r--   1 owner    group          99 %s good.txt\r\n" % stamp).encode()
+
+    def format_mlsx(self, basedir, listing, perms, facts, ignore_err=True):
+        if self._hostile(basedir):
+            modify = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+            for facts_text, name in [("type=file;size=99", b"a/b"), ("type=file;size=99", b"nul\x00byte"),
+                                     ("type=file;size=99", b"carriage\rreturn"),
+                                     ("type=file;size=99", b"x" * 256), ("type=file;size=99", b"y" * 1100),
+                                     ("type=file;size=99", b"bad\xff\xfeutf8"), ("type=file;size=99", b".."),
+                                     ("type=OS.unix=slink:tar\x00get", b"bad-link")]:
+                yield ("%s;modify=%s; " % (facts_text, modify)).encode() + name + b"\r\n"
+            yield b"this line is no listing entry\r\n"
+        yield from super().format_mlsx(basedir, listing, perms, facts, ignore_err)
+        if self._hostile(basedir):
+            yield ("type=file;size=99;modify=%s; good.txt\r\n" % modify).encode()
+
+
+@quirk("hostile-entries", "LIST/MLSD of any directory named 'hostile' also send unsafe and "
+                          "unparsable entries before the real ones, and good.txt again after them")
+def _hostile_entries(setup, value):
+    setup.fs_mixins.append(HostileEntriesFSMixin)
+
+
+class CutTLSDataDTPMixin:
+    """A download's data connection ends once `cut_tls_data_after` bytes of it were sent, with a
+    bare TCP FIN, without TLS close_notify, while the control connection says 226: what a client
+    sees when someone on the path cuts the stream. Taking that FIN for the end of the file
+    would silently serve a truncated file."""
+
+    def send(self, data):
+        if not self.receive and self.file_obj is not None:
+            remaining = self.cmd_channel.cut_tls_data_after - self.get_transmitted_bytes()
+            if remaining <= 0:
+                self.cmd_channel.log("cutting the TLS data connection without close_notify (quirk tls-cut-data)")
+                self._error = True  # TLS_DTPHandler.close() then skips SSL_shutdown: no close_notify
+                self.transfer_finished = True
+                self._resp = ("226 Transfer complete.", logging.getLogger("pyftpdlib").debug)
+                self.close()
+                return 0
+            data = data[:remaining]
+        return super().send(data)
+
+
+@quirk("tls-cut-data", "tls-cut-data=BYTES: end every download's data connection after BYTES of it "
+                       "with a TCP FIN but no TLS close_notify, and answer 226 (use with --tls-cert)")
+def _tls_cut_data(setup, value):
+    _dtp_handler_with(setup, CutTLSDataDTPMixin)
+    setup.handler_attributes["cut_tls_data_after"] = int(value or 100000)
+    setup.handler_attributes["use_sendfile"] = False
+
 
 # --------------------------------------------------------------------------
 # Server

@@ -20,7 +20,8 @@
 // MARK: - Contexts
 
 // A client SSL_CTX: TLS 1.2 at least (`max_version` 0 = the newest OpenSSL knows, else e.g.
-// TLS1_2_VERSION), no compression, unexpected EOF read as EOF, client-side session caching
+// TLS1_2_VERSION), no compression, an EOF without close_notify an error (not an orderly end:
+// see ctls_ssl_eof_without_close_notify), client-side session caching
 // through ctls_session_cache (no internal store). `verify`: 0 = accept any certificate
 // (tls_insecure, or a pinned fingerprint checked after the handshake), 1 = verify the chain
 // (and the host name set on each SSL) and record the first failure (ctls_verify_failure).
@@ -41,6 +42,10 @@ int ctls_ssl_socket_errno(SSL *ssl);
 
 // Whether the peer's close_notify was received.
 int ctls_ssl_received_shutdown(SSL *ssl);
+
+// Whether the connection ended with a TCP FIN that no close_notify preceded: a read then fails
+// (SSL_ERROR_SSL "unexpected eof", or SSL_ERROR_SYSCALL on older OpenSSL) rather than ending.
+int ctls_ssl_eof_without_close_notify(SSL *ssl);
 
 // MARK: - Session cache (one per control connection)
 
