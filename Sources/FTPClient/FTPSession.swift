@@ -281,7 +281,7 @@ public final class FTPSession: @unchecked Sendable {
                     do {
                         try fillLinkTargets(of: &listing)
                     } catch where !error.isConnectionLost {
-                        logger.notice("could not learn where the links in \(path) lead (\(error)); they are resolved on the server")
+                        logger.notice("could not learn where the links in \(workingDirectoryForLog) lead (\(error)); they are resolved on the server")
                     }
                 }
                 return listing
