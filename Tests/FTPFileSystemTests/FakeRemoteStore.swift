@@ -455,8 +455,11 @@ final class FakeUpload: RemoteUpload, @unchecked Sendable {
             case .stallUpload:
                 store.stalledUploads += 1
                 store.lock.broadcast()
-                while !interrupted { store.lock.wait(seconds: 0.05) }
+                // A real socket gives up after the timeout; so does this one.
+                let deadline = MonotonicClock.now + store.timeoutValue
+                while !interrupted && MonotonicClock.now < deadline { store.lock.wait(seconds: 0.05) }
                 store.stalledUploads -= 1
+                if !interrupted { throw .timedOut("sending to the fake stalled server") }
                 throw .connectionClosed("(fake stalled upload interrupted)")
             case .dropUploadAfter(let limit) where sent + bytes.count > limit:
                 let landing = max(0, limit - sent)
