@@ -1,5 +1,6 @@
 import FTPProtocol
 import Logging
+import ThreadSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,6 +29,8 @@ public final class FTPSession: @unchecked Sendable {
     var selectedHashAlgorithm: HashAlgorithm?
     /// The directory being listed, for messages about its listing.
     private var workingDirectoryForLog = ""
+    /// How long one reply may take, whole: the connect timeout until logged in, then `timeout`.
+    var replyTimeout: Double
 
     private init(configuration: ClientConfiguration, capabilities: ServerCapabilities,
                  control: ControlConnection, logger: Logger)
@@ -36,6 +39,7 @@ public final class FTPSession: @unchecked Sendable {
         self.capabilities = capabilities
         self.control = control
         self.logger = logger
+        self.replyTimeout = configuration.connectTimeout
     }
 
     deinit { control.close() }
@@ -63,6 +67,7 @@ public final class FTPSession: @unchecked Sendable {
             try session.logIn()
             try session.protectDataConnections()  // PBSZ 0, PROT P
             socket.setTimeout(configuration.timeout)
+            session.replyTimeout = configuration.timeout
             try session.negotiate()
         } catch {
             session.isUsable = false
@@ -77,10 +82,17 @@ public final class FTPSession: @unchecked Sendable {
     // MARK: - Login
 
     private func readGreeting() throws(FTPError) {
+        // "120 service ready in nnn minutes" may come before the 220, but not for ever: the
+        // greeting as a whole gets the connect timeout.
+        let deadline = MonotonicClock.now + configuration.connectTimeout
         while true {
-            let reply = try control.readReply()
+            let reply = try readReply()
             switch reply.code.rawValue {
-            case 120: continue  // "service ready in nnn minutes": a 220 follows
+            case 120:
+                if MonotonicClock.now >= deadline {
+                    throw .timedOut("waiting for the server to be ready (it keeps answering 120)")
+                }
+                continue  // a 220 follows
             case 220: return
             case 421: throw .serviceUnavailable(reply)
             default: throw .protocolViolation("unexpected greeting: \(reply.lines.joined(separator: " / "))")
@@ -128,7 +140,28 @@ public final class FTPSession: @unchecked Sendable {
     @discardableResult
     public func execute(_ command: Command) throws(FTPError) -> Reply {
         try send(command)
-        return try readReply()
+        let reply = try readReply()
+        try checkInStep(after: command, reply: reply)
+        return reply
+    }
+
+    /// Commands that open a data transfer: a 1xx reply to them is the go-ahead.
+    static let transferVerbs: Set<String> = ["RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"]
+
+    /// A session whose replies no longer match its commands (a server that sent one reply too
+    /// many, or one meant for a transfer) is dropped, never reused: every later reply would be
+    /// read as the answer to the wrong command. Signs: a transfer's reply (1xx, 225, 226) to a
+    /// command that opens none, or more bytes waiting after a final reply, which nothing asked
+    /// for.
+    func checkInStep(after command: Command, reply: Reply) throws(FTPError) {
+        let opensTransfer = Self.transferVerbs.contains(command.verb.uppercased())
+        let transferReply = reply.code.isPositivePreliminary || [225, 226].contains(reply.code.rawValue)
+        if opensTransfer && reply.code.isPositivePreliminary { return }
+        if (transferReply && !opensTransfer) || control.hasBufferedInput {
+            isUsable = false
+            logger.notice("the server's replies are out of step with the commands (\(reply.lines.first ?? "") to \(command.verb)); dropping the session")
+            throw .protocolViolation("reply out of step: \(reply.lines.first ?? "") to \(command.verb)")
+        }
     }
 
     /// Sends commands back to back, then reads their replies in order: one round trip for
@@ -164,6 +197,7 @@ public final class FTPSession: @unchecked Sendable {
             }
         }
         if !proven { capabilities.update { $0.pipelining = .works } }
+        try checkInStep(after: commands[commands.count - 1], reply: replies[replies.count - 1])
         return replies
     }
 
@@ -218,6 +252,19 @@ public final class FTPSession: @unchecked Sendable {
             throw .protocolViolation("MDTM reply without a time: \(reply.lines.first ?? "")")
         }
         return time
+    }
+
+    /// SIZE and MDTM in one round trip. The time is nil when MDTM fails (some servers refuse
+    /// it for files SIZE knows); SIZE's failure is the error.
+    public func sizeAndModificationTime(of path: String) throws(FTPError) -> (UInt64, FTPTimestamp?) {
+        let commands: [Command] = [.size(path), .mdtm(path)]
+        let replies = try pipelined(commands)
+        guard replies[0].code == .fileStatus else { throw .reply(command: commands[0].loggable, reply: replies[0]) }
+        guard let size = UInt64(replies[0].text.trimmingASCIISpaces()) else {
+            throw .protocolViolation("SIZE reply without a number: \(replies[0].lines.first ?? "")")
+        }
+        let time = replies[1].code == .fileStatus ? FTPTimestamp.parseTimeVal(replies[1].text.trimmingASCIISpaces()) : nil
+        return (size, time)
     }
 
     /// MLST (RFC 3659): the facts of one path. The entry's name is the path's last component.
@@ -495,10 +542,16 @@ public final class FTPSession: @unchecked Sendable {
         return .connected(try connectData(SocketAddress(host: peer.host, port: port)))
     }
 
+    /// A data connection moves at least this much in every `timeout` seconds it is in use, or
+    /// its transfer fails (a server trickling a byte at a time must not hold an operation open).
+    static let minimumDataProgress = 64 * 1024
+
     private func connectData(_ address: SocketAddress) throws(FTPError) -> Socket {
         do {
-            return try Socket.connect(to: address, connectTimeout: configuration.connectTimeout,
-                                      ioTimeout: configuration.timeout)
+            let socket = try Socket.connect(to: address, connectTimeout: configuration.connectTimeout,
+                                            ioTimeout: configuration.timeout)
+            socket.requireProgress(bytes: Self.minimumDataProgress, every: configuration.timeout)
+            return socket
         } catch {
             // The server is now waiting for a data connection that will not come: resynchronise
             // by discarding this session rather than guessing which reply comes next.
@@ -517,6 +570,7 @@ public final class FTPSession: @unchecked Sendable {
             do {
                 socket = try listener.accept(timeout: configuration.connectTimeout, expectedHost: control.socket.peer.host,
                                              ioTimeout: configuration.timeout)
+                socket.requireProgress(bytes: Self.minimumDataProgress, every: configuration.timeout)
             } catch {
                 isUsable = false  // the server's reply for this transfer is still to come
                 throw error
@@ -530,6 +584,9 @@ public final class FTPSession: @unchecked Sendable {
     /// A connection-level failure marks the session unusable; a 421 at any time means the
     /// server is closing the session.
     func readReply() throws(FTPError) -> Reply {
+        // A whole reply within the reply timeout, however slowly its bytes come.
+        control.socket.receiveDeadline = MonotonicClock.now + replyTimeout
+        defer { control.socket.receiveDeadline = nil }
         do throws(FTPError) {
             let reply = try control.readReply()
             if reply.code == .serviceNotAvailable {
@@ -545,8 +602,13 @@ public final class FTPSession: @unchecked Sendable {
 
     /// Temporarily shortens the reply timeout (draining an aborted transfer).
     func withReplyTimeout<T>(_ seconds: Double, _ body: () throws(FTPError) -> T) throws(FTPError) -> T {
-        control.socket.setTimeout(min(seconds, configuration.timeout))
-        defer { control.socket.setTimeout(configuration.timeout) }
+        let previous = replyTimeout
+        replyTimeout = min(seconds, replyTimeout)
+        control.socket.setTimeout(replyTimeout)
+        defer {
+            replyTimeout = previous
+            control.socket.setTimeout(previous)
+        }
         return try body()
     }
 }

@@ -1,6 +1,10 @@
 import FTPProtocol
 import ThreadSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The `RemoteStore` of a real server: each operation borrows a session from the pool, and
 /// each transfer keeps one until it ends.
 public final class PooledRemoteStore: RemoteStore, @unchecked Sendable {
@@ -37,6 +41,10 @@ public final class PooledRemoteStore: RemoteStore, @unchecked Sendable {
 
     public func modificationTime(of path: String) throws(FTPError) -> FTPTimestamp {
         try pool.withSession { (session) throws(FTPError) in try session.modificationTime(of: path) }
+    }
+
+    public func sizeAndModificationTime(of path: String) throws(FTPError) -> (UInt64, FTPTimestamp?) {
+        try pool.withSession { (session) throws(FTPError) in try session.sizeAndModificationTime(of: path) }
     }
 
     public func digest(of path: String, algorithm: HashAlgorithm) throws(FTPError) -> String {
@@ -92,22 +100,34 @@ public final class PooledRemoteStore: RemoteStore, @unchecked Sendable {
     // MARK: - Transfers
 
     public func download(_ path: String, from offset: UInt64, deadline: Double) throws(FTPError) -> any RemoteDownload {
-        let session = try pool.checkout(deadline: deadline)
-        do {
-            return PooledTransfer(try session.retrieve(path, from: offset), pool: pool)
-        } catch {
-            pool.checkin(session)
-            throw error
-        }
+        try startTransfer(deadline: deadline) { (session) throws(FTPError) in try session.retrieve(path, from: offset) }
     }
 
     public func upload(_ path: String, appending: Bool, deadline: Double) throws(FTPError) -> any RemoteUpload {
-        let session = try pool.checkout(deadline: deadline)
-        do {
-            return PooledTransfer(appending ? try session.append(path) : try session.store(path), pool: pool)
-        } catch {
-            pool.checkin(session)
-            throw error
+        try startTransfer(deadline: deadline) { (session) throws(FTPError) in
+            appending ? try session.append(path) : try session.store(path)
+        }
+    }
+
+    /// Starts a transfer on a borrowed session, which it keeps. A session that turns out to be
+    /// lost or out of step before the transfer is under way is replaced and the start tried
+    /// again, until `deadline`: nothing has been transferred yet, and a STOR or APPE that a
+    /// broken session may have begun has sent no byte.
+    private func startTransfer(deadline: Double,
+                               _ start: (FTPSession) throws(FTPError) -> DataTransfer) throws(FTPError) -> PooledTransfer
+    {
+        var backoff = 0.05
+        while true {
+            let session = try pool.checkout(deadline: deadline)
+            do {
+                return PooledTransfer(try start(session), pool: pool)
+            } catch {
+                pool.checkin(session)
+                guard error.isConnectionLost, MonotonicClock.now + backoff < deadline else { throw error }
+                pool.logger.info("connection lost before a transfer started (\(error)); starting it on a new connection")
+                usleep(UInt32(backoff * 1_000_000))
+                backoff = min(backoff * 4, 1)
+            }
         }
     }
 

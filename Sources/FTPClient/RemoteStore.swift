@@ -26,6 +26,8 @@ public protocol RemoteStore: AnyObject, Sendable {
     func size(of path: String) throws(FTPError) -> UInt64
     /// MDTM.
     func modificationTime(of path: String) throws(FTPError) -> FTPTimestamp
+    /// SIZE and MDTM, sent back to back (one round trip); the time is nil where MDTM fails.
+    func sizeAndModificationTime(of path: String) throws(FTPError) -> (UInt64, FTPTimestamp?)
     /// The server's digest of a file with `algorithm` (lower-case hex).
     func digest(of path: String, algorithm: HashAlgorithm) throws(FTPError) -> String
     /// Enters a directory (CWD): throws the server's refusal when it cannot be entered.

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CLinux
+import ThreadSupport
 import Synchronization
 
 /// A byte stream the control and data connections run over: a plain TCP socket, or TLS on top
@@ -210,10 +211,80 @@ public final class Socket: ByteStream, @unchecked Sendable {
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    // MARK: - Bounds on time
+
+    /// A deadline (monotonic seconds) for reads, as a whole: a reply must be complete by then,
+    /// however its bytes trickle in (SO_RCVTIMEO alone restarts with every byte). Set by the
+    /// owner around one reply.
+    public var receiveDeadline: Double? {
+        didSet {
+            if receiveDeadline == nil, let shortened = shortenedTimeout {
+                shortenedTimeout = nil
+                setTimeout(shortened.configured)
+            }
+        }
+    }
+    private var shortenedTimeout: (configured: Double, current: Double)?
+
+    /// For data connections: at least `bytes` must move in every `window` seconds spent
+    /// waiting inside reads and writes, else the transfer fails: a server that trickles a byte
+    /// at a time holds nothing up for much longer than `window`. Only time inside the calls
+    /// counts: a program that writes slowly, or a reader that pauses, is not the server's
+    /// slowness.
+    public func requireProgress(bytes: Int, every window: Double) {
+        progressRule = (bytes, window)
+        waited = 0
+        windowBytes = 0
+    }
+    private var progressRule: (bytes: Int, window: Double)?
+    private var waited: Double = 0
+    private var windowBytes = 0
+    private var callStart: Double = 0
+
+    /// Before a read or write: the deadline's remaining time becomes the receive timeout once
+    /// it is shorter than the configured one (by more than a moment: no system call on the fast
+    /// path).
+    private func beforeCall() throws(FTPError) {
+        let now = MonotonicClock.now
+        callStart = now
+        if let deadline = receiveDeadline {
+            let remaining = deadline - now
+            if remaining <= 0 { throw .timedOut("waiting for a reply from \(peer) (it came too slowly)") }
+            let configured = shortenedTimeout?.configured ?? configuredTimeout
+            if remaining < configured - 0.5, remaining < (shortenedTimeout?.current ?? .infinity) - 0.5 {
+                Self.setTimeouts(descriptor, seconds: remaining)
+                shortenedTimeout = (configured, remaining)
+            }
+        }
+    }
+
+    /// After a read or write that moved `count` bytes.
+    private func afterCall(moved count: Int) throws(FTPError) {
+        guard let rule = progressRule else { return }
+        waited += MonotonicClock.now - callStart
+        windowBytes += count
+        if waited >= rule.window {
+            if windowBytes < rule.bytes {
+                throw .timedOut("on \(peer): \(windowBytes) bytes in \(Int(waited)) s, too slow to wait for")
+            }
+            waited = 0
+            windowBytes = 0
+        }
+    }
+
+    /// The read/write timeout as configured (SO_RCVTIMEO), for restoring after a deadline.
+    private var configuredTimeout: Double {
+        Double(receiveTimeoutMilliseconds()) / 1000
+    }
+
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FTPError) -> Int {
+        try beforeCall()
         while true {
             let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
-            if count >= 0 { return count }
+            if count >= 0 {
+                try afterCall(moved: count)
+                return count
+            }
             switch errno {
             case EINTR: continue
             case EAGAIN, EWOULDBLOCK: throw .timedOut("waiting for data from \(peer)")
@@ -227,10 +298,14 @@ public final class Socket: ByteStream, @unchecked Sendable {
     /// Returns 0 at the end of the stream, or nil when the pipe takes no more (the caller
     /// empties it and carries on with `read`).
     public func splice(into pipe: Int32, count: Int) throws(FTPError) -> Int? {
+        try beforeCall()
         var dataRefused = false
         while true {
             let moved = clinux_splice_socket_to_pipe(descriptor, pipe, count)
-            if moved > 0 { return moved }
+            if moved > 0 {
+                try afterCall(moved: moved)
+                return moved
+            }
             if moved < 0 {
                 switch errno {
                 case EINTR: continue
@@ -275,11 +350,13 @@ public final class Socket: ByteStream, @unchecked Sendable {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FTPError) {
+        try beforeCall()
         var offset = 0
         while offset < bytes.count {
             let count = send(descriptor, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
             if count >= 0 {
                 offset += count
+                try afterCall(moved: count)
                 continue
             }
             switch errno {

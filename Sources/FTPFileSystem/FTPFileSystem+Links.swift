@@ -85,6 +85,13 @@ extension FTPFileSystem {
         }
     }
 
+    /// Whether presenting the link at `path` needs no round trip: it leads inside the tree, or
+    /// where it leads outside is known already.
+    func isResolvedHere(_ entry: ListingEntry, at path: String) -> Bool {
+        if case .inside = linkDestination(at: path, target: entry.linkTarget) { return true }
+        return links.cached(path) != nil
+    }
+
     /// What a link outside the tree (or without a known target) leads to on the server.
     private func dereferenced(_ entry: ListingEntry, at path: String) -> ListingEntry {
         if let cached = links.cached(path) { return cached }

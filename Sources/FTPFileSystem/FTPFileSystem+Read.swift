@@ -125,7 +125,7 @@ extension FTPFileSystem {
         }
         exactTimes.forget(path)
         pageCacheValidity.forget(path)
-        kernelInvalidator?(path)
+        kernelInvalidator?(path, false)
         file.recordFailure(.ioError)
         throw .ioError
     }

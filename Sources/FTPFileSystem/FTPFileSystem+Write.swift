@@ -73,7 +73,7 @@ extension FTPFileSystem {
         let accessMode = flags & O_ACCMODE
         let writes = accessMode != O_RDONLY || flags & O_TRUNC != 0
         if writes { try requireWritable() }
-        let attributes = try attributes(of: path)
+        let attributes = try attributesForOpen(path)
         switch attributes.kind {
         case .regular: break
         case .directory: throw .isDirectory

@@ -97,9 +97,10 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
     let dropBoxes = DirectorySet()
     /// What every writer shares.
     private(set) var writerContext: WriterContext!
-    /// Tells the kernel to drop what it caches of a path (attributes, pages), from another
-    /// thread; set by whoever mounts (nil in tests without a kernel).
-    public var kernelInvalidator: (@Sendable (String) -> Void)?
+    /// Tells the kernel to drop what it caches of a path (attributes, pages): at once when the
+    /// flag says so (from an open), else from another thread (never from inside a read of the
+    /// same file, whose pages the kernel holds); set by whoever mounts (nil without a kernel).
+    public var kernelInvalidator: (@Sendable (String, Bool) -> Void)?
 
     public init(store: any RemoteStore, configuration: FileSystemConfiguration, logger: Logger) {
         self.store = store
@@ -197,7 +198,12 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         let parent = FTPPath.parent(path)
         let name = FTPPath.lastComponent(path)
         if let cached = listings.cachedListing(of: parent) {
-            guard let entry = cached.entries[name] else { throw .noSuchFile }
+            if let entry = cached.entries[name] { return entry }
+            // Missing from a listing: believed while the listing (or a lookup since) is young;
+            // after that the server is asked, so that another client's new file shows within
+            // `revalidate` seconds (the kernel remembers misses for `negative_timeout`).
+            if listings.knowsMissing(path, within: configuration.revalidateInterval) { throw .noSuchFile }
+            guard let entry = try probe(path) else { throw .noSuchFile }
             return entry
         }
         // The parent is being listed (a walk's listing ahead, or another request): its listing
@@ -240,6 +246,86 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
         }
     }
 
+    /// What the server says `path` is now, in one round trip where it can (MLST, else SIZE and
+    /// MDTM; a name SIZE does not know is tried as a directory), into the cache. Nil when it is
+    /// missing, or cannot be told (an upload-only directory).
+    func probe(_ path: String) throws(Errno) -> ListingEntry? {
+        let target = serverPath(path)
+        let name = FTPPath.lastComponent(path)
+        if dropBoxes.contains(serverPath(FTPPath.parent(path))) { return nil }
+        activity.recordListingFetch()
+        var found: ListingEntry?
+        do throws(FTPError) {
+            if store.abilities.canStatOnePath {
+                found = try store.stat(target)
+            } else {
+                do throws(FTPError) {
+                    let (size, time) = try store.sizeAndModificationTime(of: target)
+                    found = ListingEntry(name: name, kind: .file, size: size, modified: time)
+                } catch where [.notFound, .refused, .permissionDenied].contains(error.meaning) {
+                    do throws(FTPError) {
+                        try store.enterDirectory(target)
+                        found = ListingEntry(name: name, kind: .directory)
+                    } catch where !error.isConnectionLost {
+                        found = nil
+                    }
+                }
+            }
+        } catch {
+            switch error.meaning {
+            case .notFound: found = nil
+            case .notSupported, .badArgument, .permissionDenied, .refused:
+                // The server will not say about one path: its parent's listing will.
+                listings.invalidate(path)
+                let listing = try directoryListing(of: FTPPath.parent(path))
+                return listing.entries[name]
+            default: throw mapped(error, .lookup)
+            }
+        }
+        found?.name = name
+        // A listing's entry may know more (a mode, a link's target) than SIZE and MDTM tell.
+        if let known = listings.cachedListing(of: FTPPath.parent(path))?.entries[name], var refreshed = found,
+           known.kind == refreshed.kind
+        {
+            refreshed.mode = refreshed.mode ?? known.mode
+            refreshed.linkTarget = refreshed.linkTarget ?? known.linkTarget
+            found = refreshed
+        }
+        listings.refresh(found, at: path)
+        return found
+    }
+
+    /// The attributes an open sees: when what the cache knows of the file is older than
+    /// `revalidate` seconds, the server is asked first (close-to-open consistency, as NFS
+    /// gives it). A file another client changed then drops its cached pages and blocks here
+    /// and in the kernel, which is told at once (before the open returns, so the reads that
+    /// follow see the new size).
+    func attributesForOpen(_ path: String) throws(Errno) -> FileAttributes {
+        guard path != "/", writers.writer(for: path) == nil,
+              let age = listings.knowledgeAge(of: path), age >= configuration.revalidateInterval
+        else { return try attributes(of: path) }
+        let before = listings.cachedListing(of: FTPPath.parent(path))?.entries[FTPPath.lastComponent(path)]
+        guard let now = try probe(path) else {
+            pageCacheValidity.forget(path)
+            throw .noSuchFile
+        }
+        if let before, before.size != now.size || !Self.sameTime(before.modified, now.modified) {
+            logger.debug("\(path) changed on the server since it was listed; dropping what is cached of it")
+            exactTimes.forget(path)
+            pageCacheValidity.forget(path)
+            kernelInvalidator?(path, true)
+        }
+        return try attributes(of: path)
+    }
+
+    /// Whether two times are the same one, allowing for one of them coming from a listing that
+    /// shows only minutes.
+    static func sameTime(_ a: FTPTimestamp?, _ b: FTPTimestamp?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        if a == b { return true }
+        return ExactTimes.agrees(listed: a, exact: b) || ExactTimes.agrees(listed: b, exact: a)
+    }
+
     /// An entry was added to, removed from or replaced in the directory holding `path`: that
     /// directory's real mtime moved, so a time remembered for it no longer holds.
     func directoryContentChanged(around path: String) {
@@ -279,6 +365,12 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
                 continue
             }
             let childPath = prefix + entry.name
+            if entry.kind == .symlink && !isResolvedHere(entry, at: childPath) {
+                // A link the server must resolve (it leads outside the tree): resolved when it
+                // is looked up, not here, where a listing would wait for every one of them.
+                entries.append(DirectoryEntry(name: entry.name, attributes: nil))
+                continue
+            }
             let attributes = writers.writer(for: childPath)?.attributes
                 ?? makeAttributes(presented(exactTimes.refine(entry, at: childPath), at: childPath))
             entries.append(DirectoryEntry(name: entry.name, attributes: attributes))

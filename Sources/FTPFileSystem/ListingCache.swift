@@ -71,6 +71,23 @@ final class ListingCache: @unchecked Sendable {
         }
     }
 
+    /// Seconds since the server last said something about `path`: in its parent's listing or
+    /// in a lookup of it, whichever is younger. Nil when nothing about it is cached.
+    func knowledgeAge(of path: String) -> Double? {
+        let now = MonotonicClock.now
+        return lock.withLock {
+            let ages = [listings[FTPPath.parent(path)]?.fetchedAt, singles[path]?.fetchedAt].compactMap { $0 }
+            return ages.max().map { now - $0 }
+        }
+    }
+
+    /// The server just said what `path` is (or that it is missing): the lookup is fresh, and
+    /// its parent's listing shows it at once.
+    func refresh(_ entry: ListingEntry?, at path: String) {
+        updateEntry(at: path) { $0 = entry }
+        storeEntry(entry, at: path)
+    }
+
     /// Whether the cache says `path` does not exist, from a listing or lookup made less than
     /// `seconds` ago.
     func knowsMissing(_ path: String, within seconds: Double) -> Bool {

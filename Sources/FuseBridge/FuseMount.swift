@@ -82,14 +82,18 @@ public final class FuseMount {
     }
 
     /// A function that asks the kernel to drop what it caches of a path (attributes and
-    /// pages), callable from any thread while the mount is served. Each request runs on a
-    /// thread of its own: made from inside a request for the same file, it could wait on pages
-    /// that request holds.
-    public func kernelCacheInvalidator() -> @Sendable (String) -> Void {
-        guard let fuse else { return { _ in } }
+    /// pages), callable from any thread while the mount is served: at once (the flag), or on a
+    /// thread of its own, as it must be from inside a read of the same file (the kernel would
+    /// wait on the pages that read holds).
+    public func kernelCacheInvalidator() -> @Sendable (String, Bool) -> Void {
+        guard let fuse else { return { _, _ in } }
         let handle = UnsafeSendable(fuse)
-        return { path in
-            DetachedThread.start { _ = fuse_invalidate_path(handle.value, path) }
+        return { path, now in
+            if now {
+                _ = fuse_invalidate_path(handle.value, path)
+            } else {
+                DetachedThread.start { _ = fuse_invalidate_path(handle.value, path) }
+            }
         }
     }
 

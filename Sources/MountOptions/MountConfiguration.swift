@@ -95,6 +95,10 @@ public struct TLSOptions: Sendable, Hashable {
 public struct CacheOptions: Sendable, Hashable {
     /// `dir_cache_timeout`: how long a listing, and the attributes it gave, stay fresh.
     public var directoryTimeout: Duration = .seconds(30)
+    /// `revalidate`: cached attributes older than this are checked with the server when a file
+    /// is opened, and a name missing from a listing older than this is looked up on the server
+    /// (close-to-open consistency, as NFS gives it).
+    public var revalidate: Duration = .seconds(1)
     /// `cache_dir`: keep cached blocks on disk here as well as in memory.
     public var directory: String?
     /// `cache_size`: the memory budget of the block cache, in bytes.

@@ -84,6 +84,10 @@ public enum MountOptionRegistry {
     private static let caching: [MountOptionDescriptor] = [
         .duration("dir_cache_timeout", allowsZero: true, .caching,
                   help: "seconds listings and attributes stay cached (30)") { $0.cache.directoryTimeout = $1 },
+        .duration("revalidate", allowsZero: true, .caching,
+                  help: "seconds after which an open, or a lookup of a name a listing lacked, asks the server again (1)") {
+            $0.cache.revalidate = $1
+        },
         .string("cache_dir", placeholder: "PATH", .caching, help: "stage edited files in PATH, and keep cached blocks there (up to 1G) across mounts") {
             $0.cache.directory = $1
         },

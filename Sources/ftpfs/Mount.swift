@@ -99,6 +99,7 @@ struct Mount {
             throw Preflight.Failure(status: .cacheDirectory, message: "\(error) (choose another with -o cache_dir=)")
         }
         fileSystemConfiguration.blockCacheScope = "\(url.scheme)://\(url.user ?? "anonymous")@\(url.host):\(url.port)"
+        fileSystemConfiguration.revalidateInterval = configuration.cache.revalidate.seconds
         fileSystemConfiguration.serverScope = "\(url.user ?? "anonymous")@\(url.host):\(url.port)"
         let fileSystem = FTPFileSystem(store: PooledRemoteStore(pool: pool), configuration: fileSystemConfiguration,
                                        logger: logger)

@@ -175,6 +175,11 @@ final class FakeRemoteStore: RemoteStore, @unchecked Sendable {
         }
     }
 
+    func sizeAndModificationTime(of path: String) throws(FTPError) -> (UInt64, FTPTimestamp?) {
+        let size = try size(of: path)
+        return (size, try? modificationTime(of: path))
+    }
+
     func digest(of path: String, algorithm: HashAlgorithm) throws(FTPError) -> String {
         try lock.withLock { () throws(FTPError) -> String in
             record("HASH", path)

@@ -106,6 +106,29 @@ struct FileSystemFaultTests {
         #expect(store.content("/theirs.log") == "their first line\nour line\n")
     }
 
+    // MARK: - Other clients' changes
+
+    /// Close-to-open consistency: once what the cache knows is older than `revalidate`, an
+    /// open sees another client's rewrite, a lookup finds a file another client made, and an
+    /// open of a file another client deleted fails.
+    @Test func anotherClientsChangesAreSeenByTheNextOpen() throws {
+        let harness = FileSystemHarness(revalidateInterval: 0.2)
+        let store = harness.store
+        store.file("/shared.txt", "version one\n")
+        let fs = harness.fileSystem
+        #expect(try fs.readdir("/").map { $0.name } == ["shared.txt"])
+        #expect(harness.readFile("/shared.txt").bytes == Array("version one\n".utf8))
+        store.file("/shared.txt", "version two, longer\n")
+        store.file("/new.txt", "made elsewhere\n")
+        #expect(throws: Errno.noSuchFile) { try fs.getattr("/new.txt", handle: nil) }  // the listing is young
+        usleep(250_000)
+        #expect(harness.readFile("/shared.txt").bytes == Array("version two, longer\n".utf8))
+        #expect(try fs.getattr("/new.txt", handle: nil).size == 15)
+        try store.delete("/shared.txt")
+        usleep(250_000)
+        #expect(throws: Errno.noSuchFile) { try fs.open("/shared.txt", flags: O_RDONLY) }
+    }
+
     // MARK: - Unlinked while open
 
     /// tempfile.TemporaryFile, sort, build tools: create, unlink, then go on writing and
@@ -128,6 +151,9 @@ struct FileSystemFaultTests {
         #expect(try fs.getattr("", handle: handle).size == UInt64(first.count + second.count))
         harness.close(handle, outcome: &outcome)
         #expect(outcome.succeeded, "\(outcome)")
+        // What the abandoned upload left is removed in the background.
+        let deadline = MonotonicClock.now + 10
+        while !harness.store.names(in: "/").isEmpty && MonotonicClock.now < deadline { usleep(10_000) }
         #expect(harness.store.names(in: "/").isEmpty, "left on the server: \(harness.store.names(in: "/"))")
     }
 

@@ -1010,6 +1010,106 @@ def _tls_cut_data(setup, value):
     setup.handler_attributes["use_sendfile"] = False
 
 
+class StrayReplyMixin:
+    """After `stray_after` (a verb), the next command first gets a reply that nothing asked
+    for, then its own, as buggy servers and middleboxes do: a client that takes the first for
+    the answer is out of step from then on."""
+
+    def pre_process_command(self, line, cmd, arg):
+        if getattr(self, "_stray_pending", False):
+            self._stray_pending = False
+            self.log("sending a stray reply (quirk stray-reply)")
+            self.respond("226 Stray reply nobody asked for.")
+        if cmd.upper() == self.stray_after:
+            self._stray_pending = True
+        return super().pre_process_command(line, cmd, arg)
+
+
+@quirk("stray-reply", "stray-reply=VERB: after VERB, answer the next command with an extra '226' first")
+def _stray_reply(setup, value):
+    setup.handler_mixins.append(StrayReplyMixin)
+    setup.handler_attributes["stray_after"] = (value or "MDTM").upper()
+
+
+class EndlessWaitGreetingMixin:
+    """Greets with "120 Service ready in 1 minute." every 0.2 s, for ever, never with 220 (but
+    for the first connection, which the test harness uses to see that the server is up)."""
+
+    connections = [0]
+
+    def handle(self):
+        EndlessWaitGreetingMixin.connections[0] += 1
+        if EndlessWaitGreetingMixin.connections[0] == 1:
+            return super().handle()
+        self._say_wait()
+
+    def _say_wait(self):
+        if not self._closed:
+            self.push("120 Service ready in 1 minute.\r\n")
+            self.ioloop.call_later(0.2, self._say_wait, _errback=self.handle_error)
+
+
+@quirk("endless-120", "greet with '120 Service ready in 1 minute.' every 0.2 s and never with 220 "
+                       "(from the second connection on)")
+def _endless_120(setup, value):
+    setup.handler_mixins.append(EndlessWaitGreetingMixin)
+
+
+class TrickleReplyMixin:
+    """Sends the reply to `trickle_verb` one byte at a time, `trickle_interval` seconds apart:
+    a server that keeps a client waiting without ever being silent for long."""
+
+    def pre_process_command(self, line, cmd, arg):
+        self._trickling = cmd.upper() == self.trickle_verb
+        return super().pre_process_command(line, cmd, arg)
+
+    def push(self, data):
+        if not getattr(self, "_trickling", False) and not getattr(self, "_trickle_queue", ""):
+            return super().push(data)
+        if not getattr(self, "_trickle_queue", ""):
+            self.log("trickling the reply (quirk trickle-reply)")
+            self.ioloop.call_later(self.trickle_interval, self._push_one, _errback=self.handle_error)
+        self._trickle_queue = getattr(self, "_trickle_queue", "") + data
+
+    def _push_one(self):
+        if self._closed or not self._trickle_queue:
+            return
+        char, self._trickle_queue = self._trickle_queue[0], self._trickle_queue[1:]
+        super().push(char)
+        if self._trickle_queue:
+            self.ioloop.call_later(self.trickle_interval, self._push_one, _errback=self.handle_error)
+
+
+@quirk("trickle-reply", "trickle-reply=VERB:SECONDS: send the reply to VERB a byte every SECONDS")
+def _trickle_reply(setup, value):
+    verb, _, interval = (value or "MLST:1").partition(":")
+    setup.handler_mixins.insert(0, TrickleReplyMixin)
+    setup.handler_attributes["trickle_verb"] = verb.upper()
+    setup.handler_attributes["trickle_interval"] = float(interval or 1)
+
+
+class TrickleDataDTPMixin:
+    """Downloads go out a byte every `trickle_data_interval` seconds."""
+
+    def writable(self):
+        if time.monotonic() < getattr(self, "_next_send", 0):
+            return False
+        return super().writable()
+
+    def send(self, data):
+        interval = self.cmd_channel.trickle_data_interval
+        self._next_send = time.monotonic() + interval
+        self.ioloop.call_later(interval, lambda: None)  # wakes the loop to send the next byte
+        return super().send(data[:1])
+
+
+@quirk("trickle-data", "trickle-data=SECONDS: send downloads a byte every SECONDS")
+def _trickle_data(setup, value):
+    _dtp_handler_with(setup, TrickleDataDTPMixin)
+    setup.handler_attributes["trickle_data_interval"] = float(value or 1)
+    setup.handler_attributes["use_sendfile"] = False
+
+
 # --------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------
