@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FTPProtocol
 
 extension FTPError {
@@ -41,6 +44,8 @@ extension FTPError {
         case unreachable
         /// TLS failed.
         case tls
+        /// The program gave up waiting (`-o intr`: a signal interrupted the request).
+        case interrupted
         /// The server said something that does not follow the protocol.
         case protocolViolation
 
@@ -62,6 +67,7 @@ extension FTPError {
             case .loginRefused: "login refused"
             case .unreachable: "server unreachable"
             case .tls: "TLS failure"
+            case .interrupted: "interrupted"
             case .protocolViolation: "protocol violation"
             }
         }
@@ -75,6 +81,8 @@ extension FTPError {
             return .loginRefused
         case .hostNotFound, .connectionRefused:
             return .unreachable
+        case .io(let code, _) where code == EINTR:
+            return .interrupted
         case .timedOut, .connectionClosed, .io, .serviceUnavailable:
             return .connectionLost
         case .protocolViolation:

@@ -63,7 +63,8 @@ public enum FTPError: Error, Sendable, CustomStringConvertible {
     /// connection when they are idempotent.
     public var isConnectionLost: Bool {
         switch self {
-        case .timedOut, .connectionClosed, .io, .serviceUnavailable, .protocolViolation: true
+        case .io(let code, _): code != EINTR  // EINTR: the request was interrupted, not the connection lost
+        case .timedOut, .connectionClosed, .serviceUnavailable, .protocolViolation: true
         case .hostNotFound, .connectionRefused, .reply, .loginFailed, .invalidArgument, .tls, .listingRefused: false
         }
     }

@@ -53,7 +53,7 @@ public final class FTPSession: @unchecked Sendable {
         // accepts connections but never greets us is as unreachable as one that does not answer.
         let socket = try Socket.connect(host: configuration.host, port: configuration.port,
                                         connectTimeout: configuration.connectTimeout,
-                                        ioTimeout: configuration.connectTimeout)
+                                        ioTimeout: configuration.connectTimeout, resolver: capabilities.resolver)
         socket.setNoDelay()
         var sessionLogger = logger
         sessionLogger[metadataKey: "conn"] = "\(socket.local.port)"
@@ -595,7 +595,9 @@ public final class FTPSession: @unchecked Sendable {
             }
             return reply
         } catch {
-            if error.isConnectionLost { isUsable = false }
+            // Anything but a reply (a drop, a timeout, an interrupted wait) leaves the reply
+            // stream where nobody knows: never used again.
+            if !error.isServerAnswer { isUsable = false }
             throw error
         }
     }
@@ -656,6 +658,8 @@ public final class ServerCapabilities: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The server's addresses, looked up once for every session (with a deadline).
+    public let resolver = HostResolver()
 
     public init() {}
 

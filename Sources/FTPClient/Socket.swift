@@ -92,39 +92,22 @@ public final class Socket: ByteStream, @unchecked Sendable {
 
     deinit { close() }
 
-    /// Resolves `host` (IPv4 or IPv6) and connects to the first address that answers within
-    /// `connectTimeout`. Reads and writes then time out after `ioTimeout`.
-    public static func connect(host: String, port: UInt16, connectTimeout: Double,
-                               ioTimeout: Double) throws(FTPError) -> Socket
+    /// Resolves `host` (IPv4 or IPv6, through `resolver`, within `connectTimeout`) and connects
+    /// to the first address that answers within `connectTimeout`. Reads and writes then time out
+    /// after `ioTimeout`.
+    public static func connect(host: String, port: UInt16, connectTimeout: Double, ioTimeout: Double,
+                               resolver: HostResolver = HostResolver(lifetime: 0)) throws(FTPError) -> Socket
     {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG
-        var list: UnsafeMutablePointer<addrinfo>?
-        var status = getaddrinfo(host, String(port), &hints, &list)
-        if status == EAI_NONAME || status == -9 /* EAI_ADDRFAMILY, a glibc extension */ {
-            // AI_ADDRCONFIG hides ::1 on hosts with only loopback IPv6; ask again without it.
-            hints.ai_flags = AI_NUMERICSERV
-            status = getaddrinfo(host, String(port), &hints, &list)
-        }
-        guard status == 0, let first = list else {
-            let reason = status == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(status))
-            throw .hostNotFound(host: host, reason: reason)
-        }
-        defer { freeaddrinfo(list) }
+        let addresses = try resolver.addresses(of: host, port: port, timeout: connectTimeout)
         var lastError: FTPError = .hostNotFound(host: host, reason: "no usable address")
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let info = cursor {
-            cursor = info.pointee.ai_next
+        for address in addresses {
             do {
-                return try connect(address: info.pointee.ai_addr, length: info.pointee.ai_addrlen,
-                                   family: info.pointee.ai_family, connectTimeout: connectTimeout,
-                                   ioTimeout: ioTimeout)
+                return try connect(to: address, connectTimeout: connectTimeout, ioTimeout: ioTimeout)
             } catch {
                 lastError = error
             }
         }
+        resolver.forget()  // none answered: the name may point elsewhere by now
         throw lastError
     }
 
@@ -132,8 +115,17 @@ public final class Socket: ByteStream, @unchecked Sendable {
     public static func connect(to address: SocketAddress, connectTimeout: Double,
                                ioTimeout: Double) throws(FTPError) -> Socket
     {
-        try connect(host: address.host, port: address.port, connectTimeout: connectTimeout,
-                    ioTimeout: ioTimeout)
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(address.host, String(address.port), &hints, &list) == 0, let info = list else {
+            throw .invalidArgument("not a numeric address: \(address)")
+        }
+        defer { freeaddrinfo(list) }
+        return try connect(address: info.pointee.ai_addr, length: info.pointee.ai_addrlen,
+                           family: info.pointee.ai_family, connectTimeout: connectTimeout, ioTimeout: ioTimeout)
     }
 
     private static func connect(address: UnsafePointer<sockaddr>, length: socklen_t, family: Int32,
@@ -213,6 +205,18 @@ public final class Socket: ByteStream, @unchecked Sendable {
 
     // MARK: - Bounds on time
 
+    /// Whether the request this thread serves was interrupted (`-o intr`: libfuse signals the
+    /// thread, and a blocked call returns EINTR). Set once, before serving; nil: EINTR is only
+    /// retried.
+    nonisolated(unsafe) public static var requestInterrupted: (@Sendable () -> Bool)?
+
+    /// EINTR from a call: retried, unless the request it serves was interrupted.
+    private func retryAfterSignal() throws(FTPError) {
+        if Self.requestInterrupted?() == true {
+            throw .io(errno: EINTR, context: "waiting on \(peer): the request was interrupted")
+        }
+    }
+
     /// A deadline (monotonic seconds) for reads, as a whole: a reply must be complete by then,
     /// however its bytes trickle in (SO_RCVTIMEO alone restarts with every byte). Set by the
     /// owner around one reply.
@@ -286,7 +290,9 @@ public final class Socket: ByteStream, @unchecked Sendable {
                 return count
             }
             switch errno {
-            case EINTR: continue
+            case EINTR:
+                try retryAfterSignal()
+                continue
             case EAGAIN, EWOULDBLOCK: throw .timedOut("waiting for data from \(peer)")
             case ECONNRESET: throw .connectionClosed("(connection reset by \(peer))")
             case let code: throw .io(errno: code, context: "reading from \(peer)")
@@ -308,7 +314,9 @@ public final class Socket: ByteStream, @unchecked Sendable {
             }
             if moved < 0 {
                 switch errno {
-                case EINTR: continue
+                case EINTR:
+                    try retryAfterSignal()
+                    continue
                 case EAGAIN, EWOULDBLOCK: break
                 case ECONNRESET: throw .connectionClosed("(connection reset by \(peer))")
                 case let code: throw .io(errno: code, context: "reading from \(peer)")
@@ -333,6 +341,7 @@ public final class Socket: ByteStream, @unchecked Sendable {
                 var pollDescriptor = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&pollDescriptor, 1, receiveTimeoutMilliseconds())
                 if ready == 0 { throw .timedOut("waiting for data from \(peer)") }
+                if ready < 0, errno == EINTR { try retryAfterSignal() }
                 if ready < 0, errno != EINTR { throw .io(errno: errno, context: "waiting for data from \(peer)") }
             case ECONNRESET: throw .connectionClosed("(connection reset by \(peer))")
             case let code: throw .io(errno: code, context: "reading from \(peer)")
@@ -360,7 +369,9 @@ public final class Socket: ByteStream, @unchecked Sendable {
                 continue
             }
             switch errno {
-            case EINTR: continue
+            case EINTR:
+                try retryAfterSignal()
+                continue
             case EAGAIN, EWOULDBLOCK: throw .timedOut("sending to \(peer)")
             case EPIPE, ECONNRESET: throw .connectionClosed("(while sending to \(peer))")
             case let code: throw .io(errno: code, context: "writing to \(peer)")

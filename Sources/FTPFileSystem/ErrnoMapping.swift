@@ -50,6 +50,7 @@ extension FTPFileSystem {
         case .isDirectory: .isDirectory
         case .refused: operation.changesServer ? .accessDenied : .noSuchFile
         case .transferInterrupted, .connectionLost, .unreachable, .tls, .protocolViolation: .ioError
+        case .interrupted: .interrupted
         }
     }
 }

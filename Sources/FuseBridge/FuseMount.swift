@@ -97,6 +97,12 @@ public final class FuseMount {
         }
     }
 
+    /// Whether the request the calling thread serves was interrupted (`-o intr`); false on
+    /// threads that serve no request.
+    public static func requestInterrupted() -> Bool {
+        fuse_interrupted() != 0
+    }
+
     /// Unmounts now (the loop, if running, ends).
     public func unmount() {
         guard let fuse, isMounted else { return }

@@ -143,6 +143,10 @@ struct Mount {
             throw Preflight.Failure(status: .mountFailed, message: error.description)
         }
         fileSystem.kernelInvalidator = fuse.kernelCacheInvalidator()
+        if settings.interruptSignal != nil {
+            // -o intr: a request waiting on the server gives up when the program is interrupted.
+            Socket.requestInterrupted = { FuseMount.requestInterrupted() }
+        }
         fuse.daemonize(foreground: foreground)
         if !foreground { LogSink.useSyslog() }  // stderr is /dev/null from here on
         logger.log(level: foreground ? .debug : .notice, "mounted \(url.redacted) on \(mountpoint)")

@@ -14,7 +14,7 @@ struct ErrnoMappingTests {
     static let meanings: [FTPError.Meaning] = [
         .notFound, .alreadyExists, .permissionDenied, .notSupported, .badArgument, .quotaExceeded, .busy,
         .transferInterrupted, .connectionLost, .notEmpty, .notDirectory, .isDirectory, .refused, .loginRefused,
-        .unreachable, .tls, .protocolViolation,
+        .unreachable, .tls, .protocolViolation, .interrupted,
     ]
 
     /// The kernel latches ENOSYS for the whole mount (flush, open, …): it must never leave.

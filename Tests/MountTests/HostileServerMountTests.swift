@@ -52,6 +52,24 @@ struct HostileServerMountTests {
         }
     }
 
+    /// `-o intr`: a listing waiting on a trickling server gives up when its program is
+    /// interrupted, and frees the connection (the only one here) at once instead of holding it
+    /// until the timeout. (Reads through the page cache cannot be interrupted: the kernel sends
+    /// no interrupt for read-ahead.)
+    @Test func anInterruptedRequestFreesItsConnectionAtOnceWithIntr() throws {
+        try withQuirkyMount(["trickle-data=1"], options: ["intr", "timeout=30", "max_conns=1"]) { _, mount in
+            let lister = try ChildProcess(arguments: ["/usr/bin/python3", "-c", "import os, sys; os.listdir(sys.argv[1])",
+                                                      mount.mountpoint], killWithTestProcess: true)
+            usleep(1_500_000)  // the listing trickles in
+            kill(lister.pid, SIGTERM)
+            _ = lister.wait(timeout: .seconds(10))
+            let (found, seconds) = try timed(["stat", "-c", "%s", mount.path("file.txt")])
+            #expect(found.stdout == "13\n", "\(found.stderr)")
+            #expect(seconds < 5, "stat waited \(seconds) s for the connection the interrupted listing held")
+            #expect(mount.stderr.contains("interrupted"), "\(mount.stderr.suffix(1000))")
+        }
+    }
+
     /// A server that answers "120 ready in 1 minute" for ever: the mount fails with "timed out"
     /// (exit 75) within the connect timeout.
     @Test func aGreetingThatNeverComesEndsTheMountWithinTheConnectTimeout() throws {
