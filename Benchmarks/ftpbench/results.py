@@ -19,7 +19,8 @@ class Results:
             curl=None, extra=None):
         """One measurement. direct_client says which direct client made `direct`; curl is the
         curl-per-transfer figure (information, None where not measured). target: None (information),
-        {"ratio": MIN} (ftpfs against direct), plus "rss_kib": LIMIT (peak RSS below it), or
+        {"ratio": MIN} (ftpfs against direct), plus "rss_kib": LIMIT (peak RSS below it), {"rss_kib": LIMIT}
+        alone (rows with no direct figure), or
         {"speedup_over": LABEL, "min": X} (the row LABEL's ftpfs time ÷ this row's ftpfs time ≥ X)."""
         self.rows.append(dict(workload=workload, label=label, unit=unit, ftpfs=ftpfs, direct=direct,
                               baseline=direct_client, curl=curl, higher_is_better=higher_better, target=target,
@@ -85,6 +86,10 @@ def evaluate_target(row, by_label):
             return f"cold/warm ≥ {minimum:g}", None
         speedup = cold["ftpfs"] / row["ftpfs"]
         return f"cold/warm ≥ {minimum:g} (is {speedup:.1f})", speedup >= minimum
+    if "ratio" not in target and "rss_kib" in target:
+        limit = target["rss_kib"]
+        peak = row["peak_rss_kib"]
+        return f"RSS < {limit // 1024} MiB", (None if peak is None else peak < limit)
     minimum = target["ratio"]
     text = f"≥ {minimum:g}"
     if minimum == 0.5 and not row["higher_is_better"]:

@@ -343,11 +343,13 @@ public final class FTPSession: @unchecked Sendable {
     /// MLSD says "symlink" without saying where to on ProFTPD (`type=OS.unix=symlink`) and
     /// Pure-FTPd (`OS.unix=slink:` with nothing after it); LIST's `name -> target` does.
     private func fillLinkTargets(of listing: inout DirectoryListing) throws(FTPError) {
-        let targets = try unixListing().entries.reduce(into: [String: String]()) { targets, entry in
-            if entry.kind == .symlink, let target = entry.linkTarget { targets[entry.name] = target }
-        }
-        for index in listing.entries.indices where listing.entries[index].kind == .symlink {
-            listing.entries[index].linkTarget = listing.entries[index].linkTarget ?? targets[listing.entries[index].name]
+        let links = try unixListing()
+        for name in listing.names {
+            guard var entry = listing[name], entry.kind == .symlink, entry.linkTarget == nil,
+                  let target = links[name]?.linkTarget
+            else { continue }
+            entry.linkTarget = target
+            listing.set(entry, named: name)
         }
     }
 
@@ -383,28 +385,68 @@ public final class FTPSession: @unchecked Sendable {
         return [500, 501, 502, 504, 550].contains(reply.code.rawValue)
     }
 
+    /// The most a listing may send: a server that never stops is not a directory.
+    static let listingLimit = 512 * 1024 * 1024
+    /// The longest listing line taken: longer ones are skipped as not understood.
+    static let listingLineLimit = 64 * 1024
+
     private func transferListing(command: Command, machine: Bool) throws(FTPError) -> DirectoryListing {
         let transfer = try startTransfer(command)
-        let data = try transfer.readToEnd(limit: 512 * 1024 * 1024)
-        let final = try transfer.finish()
-        var lines: [String] = []
+        // Parsed as it arrives, each entry straight into the listing: a large directory is held
+        // once, in its final form, never as bytes, lines or an array of entries beside it.
+        let built = ListingBox()
+        var parser = ListingStreamParser(machine ? .machine : .list(ListParser(now: FTPTimestamp.now())),
+                                         sink: { built.listing.add($0) })
+        var partial: [UInt8] = []
         var undecodable = 0
-        var lineStart = data.startIndex
-        for index in data.indices where data[index] == 0x0A {
-            var lineEnd = index
-            if lineEnd > lineStart, data[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            appendLine(data[lineStart..<lineEnd], to: &lines, undecodable: &undecodable)
-            lineStart = index + 1
+        var total = 0
+        var overlong = 0
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 1)
+        defer { chunk.deallocate() }
+        func take(_ line: ArraySlice<UInt8>) {
+            var bytes = line
+            if bytes.last == 0x0D { bytes = bytes.dropLast() }
+            guard !bytes.isEmpty else { return }
+            if let text = configuration.nameCodec.decode(bytes) {
+                parser.consume(text)
+            } else {
+                undecodable += 1
+            }
         }
-        if lineStart < data.endIndex {
-            appendLine(data[lineStart..<data.endIndex], to: &lines, undecodable: &undecodable)
+        while true {
+            let count = try transfer.read(into: chunk)
+            if count == 0 { break }
+            total += count
+            if total > Self.listingLimit {
+                transfer.abort()
+                throw .protocolViolation("\(command.verb) sent more than \(Self.listingLimit) bytes")
+            }
+            var start = 0
+            let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
+            while let newline = bytes[start...].firstIndex(of: 0x0A) {
+                if partial.isEmpty {
+                    take(ArraySlice(bytes[start..<newline]))
+                } else {
+                    partial.append(contentsOf: bytes[start..<newline])
+                    if partial.count <= Self.listingLineLimit { take(partial[...]) } else { overlong += 1 }
+                    partial.removeAll(keepingCapacity: true)
+                }
+                start = newline + 1
+            }
+            if start < count, partial.count <= Self.listingLineLimit {
+                partial.append(contentsOf: bytes[start..<count])
+            }
         }
-        let result = machine ? MLSDParser.parse(lines: lines)
-            : ListParser(now: FTPTimestamp.now()).parse(lines: lines)
+        if !partial.isEmpty {
+            if partial.count <= Self.listingLineLimit { take(partial[...]) } else { overlong += 1 }
+        }
+        let final = try transfer.finish()
+        var result = parser.finish()
+        result.unreadable += Array(repeating: "(a line of more than \(Self.listingLineLimit) bytes)", count: overlong)
         // A line or entry that cannot be shown costs itself, never the directory: one line says
         // what was left out.
         if let summary = result.summary(undecodableLines: undecodable) {
-            logger.notice("listing of \(workingDirectoryForLog): \(summary); showing the other \(result.entries.count)")
+            logger.notice("listing of \(workingDirectoryForLog): \(summary); showing the other \(built.listing.count)")
         }
         for line in result.skipped {
             logger.debug("skipped listing line: \(ListingParseResult.quoted(line))")
@@ -416,19 +458,13 @@ public final class FTPSession: @unchecked Sendable {
                 : "only the server's administrator can raise its limit"
             logger.warning("""
                 the server cut the listing of \(workingDirectoryForLog) short (\(final.lines.joined(separator: " / "))); \
-                showing the \(result.entries.count) entries it sent; \(advice)
+                showing the \(built.listing.count) entries it sent; \(advice)
                 """)
         }
-        return DirectoryListing(entries: result.entries, isTruncated: truncated, skippedLines: result.skipped)
-    }
-
-    private func appendLine(_ bytes: ArraySlice<UInt8>, to lines: inout [String], undecodable: inout Int) {
-        guard !bytes.isEmpty else { return }
-        if let line = configuration.nameCodec.decode(bytes) {
-            lines.append(line)
-        } else {
-            undecodable += 1
-        }
+        var listing = built.listing
+        listing.isTruncated = truncated
+        listing.skippedLines = result.skipped
+        return listing
     }
 
     // MARK: - Transfers
@@ -615,21 +651,6 @@ public final class FTPSession: @unchecked Sendable {
     }
 }
 
-/// A directory's entries as one listing returned them.
-public struct DirectoryListing: Sendable {
-    public var entries: [ListingEntry]
-    /// The server said it cut the listing short.
-    public var isTruncated: Bool
-    /// Lines no parser understood.
-    public var skippedLines: [String]
-
-    public init(entries: [ListingEntry], isTruncated: Bool = false, skippedLines: [String] = []) {
-        self.entries = entries
-        self.isTruncated = isTruncated
-        self.skippedLines = skippedLines
-    }
-}
-
 /// What the client has learned about a server: shared by every session of a pool, so one
 /// refusal (EPSV, MLSD, `LIST -a`) is not repeated on every new connection.
 public final class ServerCapabilities: Sendable {
@@ -686,4 +707,9 @@ extension String {
         while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
         return String(scalars)
     }
+}
+
+/// The listing a transfer builds, shared with the parser's sink (one thread: the transfer's).
+private final class ListingBox: @unchecked Sendable {
+    var listing = DirectoryListing()
 }

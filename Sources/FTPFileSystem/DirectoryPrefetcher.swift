@@ -89,7 +89,8 @@ final class DirectoryPrefetcher<Session>: @unchecked Sendable {
     /// followed, as `find` and `ls -R` do not follow them.
     static func subdirectories(of path: String, in listing: CachedListing) -> [String] {
         let prefix = path == "/" ? "/" : path + "/"
-        return listing.ordered.lazy.filter { $0.kind == .directory }.map(\.name)
+        return (0..<listing.positions).lazy.compactMap { listing.entry(atPosition: $0) }
+            .filter { $0.kind == .directory }.map(\.name)
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             .map { prefix + $0 }
     }
@@ -175,7 +176,7 @@ final class DirectoryPrefetcher<Session>: @unchecked Sendable {
             case .listed(let listing):
                 listedAhead += 1
                 policy.listed(path, subdirectories: Self.subdirectories(of: path, in: listing),
-                              entries: listing.ordered.count, now: MonotonicClock.now)
+                              entries: listing.count, now: MonotonicClock.now)
                 dispatch()
             }
             if yield, let held = session {

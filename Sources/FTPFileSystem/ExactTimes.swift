@@ -23,8 +23,10 @@ final class ExactTimes: @unchecked Sendable {
     }
 
     private let lock = ConditionLock()
-    private var known: [String: Known] = [:]
-    private var directories: [String: DirectoryTime] = [:]
+    /// Bounded: the files written most recently keep their exact times (rsync's next run
+    /// needs them); the oldest fall back to what the listing shows.
+    private var known = BoundedTable<String, Known>(limit: 50_000)
+    private var directories = BoundedTable<String, DirectoryTime>(limit: 10_000)
 
     func recordDirectory(_ path: String, time: FTPTimestamp) {
         lock.withLock { directories[path] = DirectoryTime(time: time, listedTimeSeen: nil) }
@@ -50,11 +52,11 @@ final class ExactTimes: @unchecked Sendable {
     func move(_ source: String, to destination: String) {
         let prefix = source + "/"
         lock.withLock {
-            for (path, value) in known where path == source || path.hasPrefix(prefix) {
+            for (path, value) in known.all where path == source || path.hasPrefix(prefix) {
                 known.removeValue(forKey: path)
                 known[destination + path.dropFirst(source.count)] = value
             }
-            for (path, value) in directories where path == source || path.hasPrefix(prefix) {
+            for (path, value) in directories.all where path == source || path.hasPrefix(prefix) {
                 directories.removeValue(forKey: path)
                 directories[destination + path.dropFirst(source.count)] = value
             }
@@ -66,7 +68,7 @@ final class ExactTimes: @unchecked Sendable {
         if entry.kind == .directory { return refineDirectory(entry, at: path) }
         guard entry.kind == .file, let listed = entry.modified else { return entry }
         return lock.withLock {
-            guard let exact = known[path] else { return entry }
+            guard let exact = known.get(path) else { return entry }
             guard entry.size == exact.size, Self.agrees(listed: listed, exact: exact.time) else {
                 known.removeValue(forKey: path)
                 return entry
@@ -79,7 +81,7 @@ final class ExactTimes: @unchecked Sendable {
 
     private func refineDirectory(_ entry: ListingEntry, at path: String) -> ListingEntry {
         lock.withLock {
-            guard var override = directories[path] else { return entry }
+            guard var override = directories.get(path) else { return entry }
             if let listed = entry.modified {
                 if let seen = override.listedTimeSeen, seen != listed {
                     directories.removeValue(forKey: path)

@@ -134,7 +134,7 @@ extension FTPFileSystem {
         let parent = FTPPath.parent(serverPath)
         let name = FTPPath.lastComponent(serverPath)
         if serverPath == "/" { return ListingEntry(name: "/", kind: .directory) }
-        return (try? store.list(parent))?.entries.first { $0.name == name }
+        return (try? store.list(parent))?[name]
     }
 
     /// Asks the server what a link is by using it: a directory when CWD into it works, a file
@@ -153,7 +153,7 @@ extension FTPFileSystem {
 /// Resolutions of links that lead outside the tree, trusted as long as listings are.
 final class LinkResolutions: @unchecked Sendable {
     private let lock = ConditionLock()
-    private var resolved: [String: (entry: ListingEntry, at: Double)] = [:]
+    private var resolved = BoundedTable<String, (entry: ListingEntry, at: Double)>(limit: 10_000)
     let timeout: Double
 
     init(timeout: Double) {
@@ -163,7 +163,7 @@ final class LinkResolutions: @unchecked Sendable {
     func cached(_ path: String) -> ListingEntry? {
         let now = MonotonicClock.now
         return lock.withLock {
-            guard let hit = resolved[path], now - hit.at < timeout else { return nil }
+            guard let hit = resolved.get(path), now - hit.at < timeout else { return nil }
             return hit.entry
         }
     }

@@ -141,7 +141,7 @@ extension FTPFileSystem {
                 listings.invalidate(path)
                 guard let entry = try? entry(at: path) else { throw .noSuchFile }
                 guard entry.kind == .directory else { throw .notDirectory }
-                if let listing = try? directoryListing(of: path), !listing.ordered.isEmpty {
+                if let listing = try? directoryListing(of: path), !listing.isEmpty {
                     throw .directoryNotEmpty
                 }
             }
@@ -173,7 +173,7 @@ extension FTPFileSystem {
             if destinationEntry.kind != .directory && sourceEntry.kind == .directory { throw .notDirectory }
             if destinationEntry.kind == .directory {
                 // rename(2) may replace an empty directory.
-                guard try directoryListing(of: destination).ordered.isEmpty else { throw .directoryNotEmpty }
+                guard try directoryListing(of: destination).isEmpty else { throw .directoryNotEmpty }
                 try rmdir(destination)
                 removedDirectory = true
             }

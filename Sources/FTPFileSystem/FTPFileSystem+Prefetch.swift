@@ -24,7 +24,7 @@ extension FTPFileSystem {
             list: { lister, path in
                 do {
                     let listing = try lister.list(serverPath(path, root: root))
-                    return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
+                    return CachedListing(listing)
                 } catch {
                     // The walk lists it itself when it gets there, and reports what fails then.
                     logger.debug("listing \(path) ahead of a walk: \(error)")

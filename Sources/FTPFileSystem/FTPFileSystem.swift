@@ -350,32 +350,44 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 
     // MARK: - Directories
 
-    public func readdir(_ path: String) throws(Errno) -> [DirectoryEntry] {
+    public func readdir(_ path: String) throws(Errno) -> any DirectoryContents {
         activity.recordListingLookup()
         let listing = try directoryListing(of: path)
         prefetcher?.directoryRead(path, listing: listing)
         let prefix = path == "/" ? "/" : path + "/"
-        var entries: [DirectoryEntry] = []
-        entries.reserveCapacity(listing.ordered.count)
-        for entry in listing.ordered {
-            if names.parse(entry.name) != nil {
-                // A temporary of ftpfs (an upload in flight, a file unlinked while open): not
-                // the user's. One a dead ftpfs left is removed.
-                if names.isAbandoned(entry.name) { removeAbandoned(prefix + entry.name) }
-                continue
-            }
-            let childPath = prefix + entry.name
-            if entry.kind == .symlink && !isResolvedHere(entry, at: childPath) {
+        // ftpfs's own temporaries are not the user's: never shown; those a dead ftpfs left go.
+        for position in 0..<listing.positions {
+            guard let name = listing.entry(atPosition: position)?.name, name.hasPrefix(TemporaryNames.prefix),
+                  names.isAbandoned(name)
+            else { continue }
+            removeAbandoned(prefix + name)
+        }
+        return ListedDirectory(listing: listing, prefix: prefix, fileSystem: self)
+    }
+
+    /// A directory's entries as readdir hands them to the kernel: made one at a time from the
+    /// cached listing (shared, not copied), with the attributes they have when asked for.
+    struct ListedDirectory: DirectoryContents {
+        let listing: CachedListing
+        let prefix: String
+        let fileSystem: FTPFileSystem
+
+        var count: Int { listing.positions }
+
+        func entry(at index: Int) -> DirectoryEntry? {
+            guard let entry = listing.entry(atPosition: index), fileSystem.names.parse(entry.name) == nil else { return nil }
+            let name = entry.name
+            let childPath = prefix + name
+            if entry.kind == .symlink && !fileSystem.isResolvedHere(entry, at: childPath) {
                 // A link the server must resolve (it leads outside the tree): resolved when it
                 // is looked up, not here, where a listing would wait for every one of them.
-                entries.append(DirectoryEntry(name: entry.name, attributes: nil))
-                continue
+                return DirectoryEntry(name: name, attributes: nil)
             }
-            let attributes = writers.writer(for: childPath)?.attributes
-                ?? makeAttributes(presented(exactTimes.refine(entry, at: childPath), at: childPath))
-            entries.append(DirectoryEntry(name: entry.name, attributes: attributes))
+            let attributes = fileSystem.writers.writer(for: childPath)?.attributes
+                ?? fileSystem.makeAttributes(fileSystem.presented(fileSystem.exactTimes.refine(entry, at: childPath),
+                                                                  at: childPath))
+            return DirectoryEntry(name: name, attributes: attributes)
         }
-        return entries
     }
 
     /// Deletes a temporary a dead ftpfs left, in the background.
@@ -397,7 +409,7 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
             do throws(FTPError) {
                 let listing = try store.list(target)
                 dropBoxes.remove(target)
-                return CachedListing(entries: listing.entries, isTruncated: listing.isTruncated)
+                return CachedListing(listing)
             } catch {
                 if case .listingRefused = error {
                     if !dropBoxes.contains(target) {
@@ -461,13 +473,15 @@ public final class FTPFileSystem: FileSystemOperations, @unchecked Sendable {
 /// Remembers each path's (size, mtime) at its last open.
 final class PageCacheValidity: @unchecked Sendable {
     private let lock = ConditionLock()
-    private var versions: [String: FileVersion] = [:]
+    /// Bounded: a file opened long ago and not since gets its pages dropped at its next open.
+    private var versions = BoundedTable<String, FileVersion>(limit: 20_000)
 
     /// Records the version now open and returns whether the kernel's cached pages (from the
     /// previous open) still hold this version's data.
     func openAndCheck(_ path: String, version: FileVersion) -> Bool {
         lock.withLock {
-            let previous = versions.updateValue(version, forKey: path)
+            let previous = versions.peek(path)
+            versions.set(path, version)
             return previous == version
         }
     }

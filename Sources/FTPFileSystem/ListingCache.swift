@@ -1,27 +1,43 @@
+import FTPClient
 import FTPProtocol
 import FuseBridge
 import ThreadSupport
 
-/// One directory's entries as last listed.
+/// One directory's entries as last listed: the store's `DirectoryListing` (compact, each
+/// entry once), kept as it came.
 struct CachedListing: Sendable {
-    /// Entries by name.
-    var entries: [String: ListingEntry]
-    /// Entries in the server's order, for readdir.
-    var ordered: [ListingEntry]
-    var isTruncated: Bool
+    private(set) var listing: DirectoryListing
 
-    init(entries list: [ListingEntry], isTruncated: Bool) {
-        var byName: [String: ListingEntry] = [:]
-        var ordered: [ListingEntry] = []
-        byName.reserveCapacity(list.count)
-        ordered.reserveCapacity(list.count)
-        for entry in list where byName[entry.name] == nil {
-            byName[entry.name] = entry
-            ordered.append(entry)
-        }
-        self.entries = byName
-        self.ordered = ordered
-        self.isTruncated = isTruncated
+    init(_ listing: DirectoryListing) {
+        self.listing = listing
+    }
+
+    init(entries: [ListingEntry], isTruncated: Bool) {
+        self.listing = DirectoryListing(entries: entries, isTruncated: isTruncated)
+    }
+
+    /// The entries by name: `cached.entries[name]`.
+    var entries: Entries { Entries(listing: listing) }
+
+    struct Entries {
+        fileprivate let listing: DirectoryListing
+        subscript(name: String) -> ListingEntry? { listing[name] }
+    }
+
+    /// Names in the server's order.
+    var names: [String] { listing.names }
+    /// Positions to walk the listing without copying it (see `DirectoryListing.positions`).
+    var positions: Int { listing.positions }
+    func entry(atPosition position: Int) -> ListingEntry? { listing.entry(atPosition: position) }
+    /// The entries in the server's order.
+    var ordered: [ListingEntry] { listing.entries }
+    var count: Int { listing.count }
+    var isEmpty: Bool { listing.isEmpty }
+    var isTruncated: Bool { listing.isTruncated }
+
+    /// Sets, replaces or (nil) removes the entry called `name`.
+    mutating func set(_ entry: ListingEntry?, named name: String) {
+        listing.set(entry, named: name)
     }
 }
 
@@ -30,23 +46,31 @@ struct CachedListing: Sendable {
 /// Concurrent requests for the same directory share one fetch: the first caller lists, the
 /// others wait for its result. The lock is a leaf: no I/O happens while it is held.
 final class ListingCache: @unchecked Sendable {
-    private struct Stamped<Value> {
+    struct Stamped<Value> {
         var value: Value
         var fetchedAt: Double
     }
 
+    typealias StampedListing = Stamped<CachedListing>
+
     let timeout: Double
     private let lock = ConditionLock()
-    private var listings: [String: Stamped<CachedListing>] = [:]
-    /// Single-path lookups (MLST); nil value = known not to exist.
-    private var singles: [String: Stamped<ListingEntry?>] = [:]
+    /// Listings, bounded by the entries they hold together (see `ListingTable`).
+    private var listings: ListingTable
+    /// Single-path lookups (MLST); nil value = known not to exist. Bounded, least recently
+    /// used first out.
+    private var singles = BoundedTable<String, Stamped<ListingEntry?>>(limit: 20_000)
     private var inFlight: Set<String> = []
     /// Bumped by every invalidation, so a fetch that started before a change does not store its
     /// now-stale result over the change.
     private var generation: UInt64 = 0
 
-    init(timeout: Double) {
+    /// `entryBudget`: listings are dropped, least recently used first, when together they hold
+    /// more entries (about 150 bytes each) than this; a single listing larger than it stays
+    /// alone.
+    init(timeout: Double, entryBudget: Int = 200_000) {
         self.timeout = timeout
+        self.listings = ListingTable(entryBudget: entryBudget)
     }
 
     private func isFresh(_ fetchedAt: Double, now: Double) -> Bool {
@@ -57,7 +81,7 @@ final class ListingCache: @unchecked Sendable {
     func cachedListing(of path: String) -> CachedListing? {
         let now = MonotonicClock.now
         return lock.withLock {
-            guard let stamped = listings[path], isFresh(stamped.fetchedAt, now: now) else { return nil }
+            guard let stamped = listings.use(path), isFresh(stamped.fetchedAt, now: now) else { return nil }
             return stamped.value
         }
     }
@@ -66,7 +90,7 @@ final class ListingCache: @unchecked Sendable {
     func cachedEntry(at path: String) -> ListingEntry?? {
         let now = MonotonicClock.now
         return lock.withLock {
-            guard let stamped = singles[path], isFresh(stamped.fetchedAt, now: now) else { return nil }
+            guard let stamped = singles.get(path), isFresh(stamped.fetchedAt, now: now) else { return nil }
             return .some(stamped.value)
         }
     }
@@ -107,7 +131,7 @@ final class ListingCache: @unchecked Sendable {
 
     func storeEntry(_ entry: ListingEntry?, at path: String) {
         let now = MonotonicClock.now
-        lock.withLock { singles[path] = Stamped(value: entry, fetchedAt: now) }
+        lock.withLock { singles.set(path, Stamped(value: entry, fetchedAt: now)) }
     }
 
     /// The listing of `path`: cached when fresh, otherwise fetched once for all concurrent callers
@@ -160,7 +184,11 @@ final class ListingCache: @unchecked Sendable {
                 listings[path] = Stamped(value: listing, fetchedAt: now)
                 // The listing supersedes single lookups of its children.
                 let prefix = path == "/" ? "/" : path + "/"
-                for name in listing.entries.keys { singles.removeValue(forKey: prefix + name) }
+                for key in singles.keys where key.hasPrefix(prefix) && !key.dropFirst(prefix.count).contains("/")
+                    && listing.entries[String(key.dropFirst(prefix.count))] != nil
+                {
+                    singles.removeValue(forKey: key)
+                }
             }
             lock.broadcast()
         }
@@ -180,20 +208,11 @@ final class ListingCache: @unchecked Sendable {
         lock.withLock {
             generation &+= 1
             if var stamped = listings[parent] {
+                listings[parent] = nil  // the listing is changed in place, not copied
                 var entry = stamped.value.entries[name]
-                let existed = entry != nil
                 change(&entry)
                 entry?.name = name
-                stamped.value.entries[name] = entry
-                if let entry {
-                    if existed, let index = stamped.value.ordered.firstIndex(where: { $0.name == name }) {
-                        stamped.value.ordered[index] = entry
-                    } else {
-                        stamped.value.ordered.append(entry)
-                    }
-                } else if existed {
-                    stamped.value.ordered.removeAll { $0.name == name }
-                }
+                stamped.value.set(entry, named: name)
                 listings[parent] = stamped
             }
             if let stamped = singles[path] {
@@ -240,6 +259,65 @@ final class ListingCache: @unchecked Sendable {
             generation &+= 1
             singles.removeAll()
             listings.removeAll()
+        }
+    }
+}
+
+/// The listings of a `ListingCache`, bounded by the number of entries they hold together: when
+/// a new one would take them over `entryBudget`, the least recently used (and the expired) go
+/// first, until they are under three quarters of it. (A directory walk over a large tree, or
+/// a mount up for months, then keeps what it uses, not everything it ever listed.)
+private struct ListingTable {
+    private var storage: [String: (stamped: Stamped, used: UInt64)] = [:]
+    private var clock: UInt64 = 0
+    private(set) var entries = 0
+    let entryBudget: Int
+
+    typealias Stamped = (value: CachedListing, fetchedAt: Double)
+
+    init(entryBudget: Int) {
+        self.entryBudget = entryBudget
+    }
+
+    subscript(path: String) -> ListingCache.StampedListing? {
+        get { storage[path].map { ListingCache.StampedListing(value: $0.stamped.value, fetchedAt: $0.stamped.fetchedAt) } }
+        set {
+            if let old = storage[path] { entries -= old.stamped.value.count }
+            guard let newValue else {
+                storage.removeValue(forKey: path)
+                return
+            }
+            clock &+= 1
+            storage[path] = ((newValue.value, newValue.fetchedAt), clock)
+            entries += newValue.value.count
+            if entries > entryBudget { evict(keeping: path) }
+        }
+    }
+
+    /// The listing, marked as used now.
+    mutating func use(_ path: String) -> ListingCache.StampedListing? {
+        guard let found = storage[path] else { return nil }
+        clock &+= 1
+        storage[path]?.used = clock
+        return ListingCache.StampedListing(value: found.stamped.value, fetchedAt: found.stamped.fetchedAt)
+    }
+
+    var keys: Dictionary<String, (stamped: Stamped, used: UInt64)>.Keys { storage.keys }
+
+    mutating func removeValue(forKey path: String) {
+        self[path] = nil
+    }
+
+    mutating func removeAll() {
+        storage.removeAll()
+        entries = 0
+    }
+
+    private mutating func evict(keeping kept: String) {
+        let target = entryBudget * 3 / 4
+        for (path, _) in storage.sorted(by: { $0.value.used < $1.value.used }) where path != kept {
+            if entries <= target { return }
+            removeValue(forKey: path)
         }
     }
 }

@@ -39,7 +39,7 @@ struct ServerChanges: Sendable {
     func entry(at path: String) throws(FTPError) -> ListingEntry? {
         let name = FTPPath.lastComponent(path)
         do {
-            return try store.list(FTPPath.parent(path)).entries.first { $0.name == name }
+            return try store.list(FTPPath.parent(path))[name]
         } catch {
             if error.meaning == .notFound { return nil }
             throw error

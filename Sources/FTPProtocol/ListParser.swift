@@ -30,37 +30,9 @@ public struct ListParser: Sendable {
     /// `refused`. VMS lists every version of a file, newest first; only the newest is kept, as
     /// the name without its version denotes it.
     public func parse(lines: [String]) -> ListingParseResult {
-        var collector = ListingCollector(capacity: lines.count)
-        var vmsNames: Set<String> = []
-        var index = 0
-        while index < lines.count {
-            var line = lines[index]
-            var outcome = classify(line)
-            index += 1
-            // VMS puts a long name alone on its line and the rest of the entry on the next one,
-            // which starts with spaces.
-            if case .rejected = outcome, index < lines.count, let next = lines[index].utf8.first,
-                next == .space || next == .tab
-            {
-                let joined = line + " " + lines[index]
-                let joinedOutcome = classify(joined)
-                if case .entry(_, .vms) = joinedOutcome {
-                    outcome = joinedOutcome
-                    line = joined
-                    index += 1
-                }
-            }
-            switch outcome {
-            case .entry(let entry, let dialect):
-                if dialect == .vms, !vmsNames.insert(entry.name).inserted { continue }
-                collector.add(entry, from: line)
-            case .noise:
-                continue
-            case .rejected:
-                collector.skip(line)
-            }
-        }
-        return collector.result
+        var parser = ListingStreamParser(.list(self), expectedLines: lines.count)
+        for line in lines { parser.consume(line) }
+        return parser.finish()
     }
 
     enum Dialect: Hashable {

@@ -90,18 +90,25 @@ public struct ListingParseResult: Hashable, Sendable {
 
 /// Builds a `ListingParseResult` line by line: entries that cannot be shown, and a name listed a
 /// second time (the first is kept, as `ls` of the server's disk would show one), are refused.
-struct ListingCollector {
+struct ListingCollector: Sendable {
     private(set) var result = ListingParseResult()
     private var names: Set<String> = []
+    /// Where entries go instead of `result.entries` (it says whether a name is new).
+    private let sink: (@Sendable (ListingEntry) -> Bool)?
 
-    init(capacity: Int) {
-        result.entries.reserveCapacity(capacity)
-        names.reserveCapacity(capacity)
+    init(capacity: Int, sink: (@Sendable (ListingEntry) -> Bool)? = nil) {
+        self.sink = sink
+        if sink == nil {
+            result.entries.reserveCapacity(capacity)
+            names.reserveCapacity(capacity)
+        }
     }
 
     mutating func add(_ entry: ListingEntry, from line: String) {
         if let problem = entry.problem {
             refuse(entry, reason: problem, line: line)
+        } else if let sink {
+            if !sink(entry) { refuse(entry, reason: "listed a second time", line: line) }
         } else if !names.insert(entry.name).inserted {
             refuse(entry, reason: "listed a second time", line: line)
         } else {

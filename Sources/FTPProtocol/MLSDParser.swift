@@ -19,18 +19,9 @@ public enum MLSDParser {
     /// and entries that cannot be shown also in `refused`. Empty lines, `cdir`/`pdir` entries and
     /// directories named `.` or `..` are neither.
     public static func parse(lines: [String]) -> ListingParseResult {
-        var collector = ListingCollector(capacity: lines.count)
-        for line in lines {
-            guard let parsed = parseFactLine(line) else {
-                if !line.utf8.allSatisfy(isASCIIWhitespace) { collector.skip(line) }
-                continue
-            }
-            let entry = parsed.entry
-            if parsed.isListedDirectoryItself { continue }
-            if entry.kind == .directory, entry.name == "." || entry.name == ".." { continue }
-            collector.add(entry, from: line)
-        }
-        return collector.result
+        var parser = ListingStreamParser(.machine, expectedLines: lines.count)
+        for line in lines { parser.consume(line) }
+        return parser.finish()
     }
 
     /// The facts of the entry in an MLST reply (`250-Listing /a\r\n type=file;size=1; /a\r\n250 End`).

@@ -17,7 +17,7 @@ import Glibc
 ///
 /// libfuse serializes the requests of one directory handle, so no lock is needed.
 final class DirectoryStream {
-    var entries: [DirectoryEntry]?
+    var entries: (any DirectoryContents)?
 
     /// The stream stored in a directory handle's `fh` at opendir.
     static func from(_ info: UnsafeMutablePointer<fuse_file_info>?) -> DirectoryStream? {
@@ -46,7 +46,7 @@ extension FuseOperationTable {
                         flags: fuse_readdir_flags) throws(Errno) -> Int32
     {
         let stream = DirectoryStream.from(info)
-        let entries: [DirectoryEntry]
+        let entries: any DirectoryContents
         if offset == 0 || stream?.entries == nil {
             entries = try fileSystem.readdir(path)
             stream?.entries = entries
@@ -67,7 +67,10 @@ extension FuseOperationTable {
         var status = stat()
         var index = position - 2
         while index < entries.count {
-            let entry = entries[index]
+            guard let entry = entries.entry(at: index) else {
+                index += 1
+                continue
+            }
             let next = off_t(index + 3)
             if let attributes = entry.attributes {
                 attributes.fill(&status)

@@ -15,7 +15,7 @@ public protocol FileSystemOperations: AnyObject, Sendable {
     func getattr(_ path: String, handle: UInt64?) throws(Errno) -> FileAttributes
     func readlink(_ path: String) throws(Errno) -> String
     /// Entries of a directory, without `.` and `..` (the bridge adds them).
-    func readdir(_ path: String) throws(Errno) -> [DirectoryEntry]
+    func readdir(_ path: String) throws(Errno) -> any DirectoryContents
     func open(_ path: String, flags: Int32) throws(Errno) -> OpenedFile
     /// Reads into `buffer` from `offset`; returns the number of bytes read (0 at end of file).
     func read(_ path: String, handle: UInt64, into buffer: UnsafeMutableRawBufferPointer,
@@ -211,6 +211,24 @@ public struct FileAttributes: Hashable, Sendable {
         stat.pointee.st_atim = accessed.timespecValue
         stat.pointee.st_ctim = changed.timespecValue
     }
+}
+
+/// What a readdir gives: entries by position, made when the kernel asks for them, so that a
+/// directory of 100,000 files is not copied into an array of entries first.
+public protocol DirectoryContents {
+    /// How many positions there are.
+    var count: Int { get }
+    /// The entry at `index` (in `0..<count`), or nil for a position that shows nothing.
+    func entry(at index: Int) -> DirectoryEntry?
+}
+
+extension DirectoryContents {
+    /// Every entry shown, in order (for tests and small directories).
+    public var all: [DirectoryEntry] { (0..<count).compactMap { entry(at: $0) } }
+}
+
+extension Array: DirectoryContents where Element == DirectoryEntry {
+    public func entry(at index: Int) -> DirectoryEntry? { self[index] }
 }
 
 public struct DirectoryEntry: Sendable {

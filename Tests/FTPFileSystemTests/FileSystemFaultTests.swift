@@ -90,7 +90,7 @@ struct FileSystemFaultTests {
         let harness = FileSystemHarness(revalidateInterval: 0)
         let store = harness.store
         let fs = harness.fileSystem
-        #expect(try fs.readdir("/").isEmpty)  // listed: "theirs.log" is missing here
+        #expect(try fs.readdir("/").all.isEmpty)  // listed: "theirs.log" is missing here
         store.file("/theirs.log", "their first line\n")
         #expect(throws: Errno.exists) {
             try fs.create("/theirs.log", mode: 0o644, flags: O_WRONLY | O_CREAT | O_EXCL)
@@ -116,7 +116,7 @@ struct FileSystemFaultTests {
         let store = harness.store
         store.file("/shared.txt", "version one\n")
         let fs = harness.fileSystem
-        #expect(try fs.readdir("/").map { $0.name } == ["shared.txt"])
+        #expect(try fs.readdir("/").all.map { $0.name } == ["shared.txt"])
         #expect(harness.readFile("/shared.txt").bytes == Array("version one\n".utf8))
         store.file("/shared.txt", "version two, longer\n")
         store.file("/new.txt", "made elsewhere\n")
@@ -143,7 +143,7 @@ struct FileSystemFaultTests {
         harness.write(handle, first, at: 0, outcome: &outcome)
         try fs.unlink("/tmp.bin")
         #expect(throws: Errno.noSuchFile) { try fs.getattr("/tmp.bin", handle: nil) }
-        #expect(try !fs.readdir("/").contains { $0.name == "tmp.bin" })
+        #expect(try !fs.readdir("/").all.contains { $0.name == "tmp.bin" })
         let second = FileSystemHarness.content(50_000, seed: 4)
         harness.write(handle, second, at: UInt64(first.count), outcome: &outcome)
         let back = harness.read(handle, count: 200_000, at: 0, outcome: &outcome)
@@ -171,7 +171,7 @@ struct FileSystemFaultTests {
         _ = harness.read(reader, count: 1000, at: 0, outcome: &outcome)
         try fs.unlink("/keep.bin")
         #expect(store.data("/keep.bin") == nil, "the name must go on the server")
-        #expect(try !fs.readdir("/").contains { $0.name == "keep.bin" })
+        #expect(try !fs.readdir("/").all.contains { $0.name == "keep.bin" })
         #expect(store.temporaries.count == 1, "a hidden copy for the reader")
         let rest = harness.read(reader, count: 400_000, at: 1000, outcome: &outcome)
         #expect(rest.map { Array(data[0..<1000]) + $0 } == data)
@@ -339,7 +339,7 @@ struct FileSystemFaultTests {
         #expect(store.data(live) != nil, "a live process's temporary stays")
         #expect(store.content("/report.txt") == "the old report\n")
         // A listing shows none of this login's temporaries; another login's is just a file.
-        #expect(try harness.fileSystem.readdir("/").map { $0.name }.filter { $0.hasPrefix(".ftpfs-") }
+        #expect(try harness.fileSystem.readdir("/").all.map { $0.name }.filter { $0.hasPrefix(".ftpfs-") }
             == [FTPPath.lastComponent(other)])
     }
 
@@ -348,7 +348,7 @@ struct FileSystemFaultTests {
         let harness = FileSystemHarness()
         harness.store.file("/.ftpfs-upload-notes.txt", "mine")
         harness.store.file("/.ftpfs-up.1.2.3.4.5.6", "mine too")
-        let names = try harness.fileSystem.readdir("/").map(\.name)
+        let names = try harness.fileSystem.readdir("/").all.map(\.name)
         #expect(names.contains(".ftpfs-upload-notes.txt"))
         #expect(names.contains(".ftpfs-up.1.2.3.4.5.6"))
         harness.fileSystem.mounted()
