@@ -68,7 +68,7 @@ final class ListingCache: @unchecked Sendable {
     /// `entryBudget`: listings are dropped, least recently used first, when together they hold
     /// more entries (about 150 bytes each) than this; a single listing larger than it stays
     /// alone.
-    init(timeout: Double, entryBudget: Int = 200_000) {
+    init(timeout: Double, entryBudget: Int = 100_000) {
         self.timeout = timeout
         self.listings = ListingTable(entryBudget: entryBudget)
     }
