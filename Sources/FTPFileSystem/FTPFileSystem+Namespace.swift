@@ -64,10 +64,7 @@ extension FTPFileSystem {
         for reader in readers {
             reader.lock.withLock {
                 reader.hiddenCopy = copy
-                reader.path = hiddenPath
-                reader.pathSnapshot = hiddenPath
-                reader.serverPath = hidden
-                reader.serverPathSnapshot = hidden
+                reader.move(to: hiddenPath, serverPath: hidden)
             }
         }
         logger.debug("\(path) unlinked while \(readers.count) handle(s) read it: kept as \(hidden) until they close")
@@ -88,10 +85,7 @@ extension FTPFileSystem {
         for reader in openFiles.readers(of: hiddenPath) {
             reader.lock.withLock {
                 reader.hiddenCopy = nil
-                reader.path = path
-                reader.pathSnapshot = path
-                reader.serverPath = target
-                reader.serverPathSnapshot = target
+                reader.move(to: path, serverPath: target)
             }
         }
     }

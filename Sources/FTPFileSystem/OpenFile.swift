@@ -44,10 +44,7 @@ final class OpenFileTable: @unchecked Sendable {
         for file in affected {
             file.lock.withLock {
                 let newPath = destination + file.path.dropFirst(source.count)
-                file.path = newPath
-                file.serverPath = serverPath(newPath)
-                file.pathSnapshot = newPath
-                file.serverPathSnapshot = file.serverPath
+                file.move(to: newPath, serverPath: serverPath(newPath))
             }
         }
     }
@@ -116,6 +113,15 @@ final class OpenFile: @unchecked Sendable {
 
     func currentAttributes() -> FileAttributes {
         attributes
+    }
+
+    /// The file goes by another name (a rename, or hidden for its readers after an unlink; call
+    /// with `lock` held).
+    func move(to newPath: String, serverPath newServerPath: String) {
+        path = newPath
+        pathSnapshot = newPath
+        serverPath = newServerPath
+        serverPathSnapshot = newServerPath
     }
 
     /// The server ended the file earlier than its attributes said (call with `lock` held).

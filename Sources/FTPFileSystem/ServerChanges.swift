@@ -143,31 +143,32 @@ struct ServerChanges: Sendable {
         guard let journal else { return }
         for (file, leftovers) in journal.abandonedJournals() {
             var complete = true
-            for temporary in leftovers.temporaries {
+            /// One step; a temporary already gone is fine, any other failure keeps the journal.
+            func attempt(_ what: String, _ step: () throws(FTPError) -> String) {
                 do throws(FTPError) {
-                    try store.delete(temporary)
-                    logger.notice("removed \(temporary), left on the server by an ftpfs that ended abruptly")
+                    let done = try step()
+                    logger.notice("\(done)")
                 } catch where error.meaning == .notFound {
-                    continue
+                    return
                 } catch {
                     complete = false
-                    logger.warning("could not remove \(temporary), left by an ftpfs that ended abruptly: \(error)")
+                    logger.warning("could not deal with \(what), left by an ftpfs that ended abruptly: \(error)")
+                }
+            }
+            for temporary in leftovers.temporaries {
+                attempt(temporary) { () throws(FTPError) in
+                    try store.delete(temporary)
+                    return "removed \(temporary), left on the server by an ftpfs that ended abruptly"
                 }
             }
             for (backup, original) in leftovers.backups {
-                do throws(FTPError) {
+                attempt("\(backup) (set aside for \(original))") { () throws(FTPError) in
                     if try entry(at: original) == nil, try entry(at: backup) != nil {
                         try store.rename(backup, to: original)
-                        logger.notice("restored \(original) from \(backup): an ftpfs ended abruptly while replacing it")
-                    } else {
-                        try store.delete(backup)
-                        logger.notice("removed \(backup), set aside by an ftpfs that ended abruptly")
+                        return "restored \(original) from \(backup): an ftpfs ended abruptly while replacing it"
                     }
-                } catch where error.meaning == .notFound {
-                    continue
-                } catch {
-                    complete = false
-                    logger.warning("could not deal with \(backup) (set aside for \(original)): \(error)")
+                    try store.delete(backup)
+                    return "removed \(backup), set aside by an ftpfs that ended abruptly"
                 }
             }
             if complete { journal.remove(file) }
