@@ -71,6 +71,12 @@ public final class FTPSession: @unchecked Sendable {
             try session.negotiate()
         } catch {
             session.isUsable = false
+            // The first session found that this server drops commands sent back to back: the
+            // next one is told so and sends one at a time.
+            if case .timedOut = error, !capabilities.pipeliningWasKnown, capabilities.snapshot.pipelining == .broken {
+                capabilities.pipeliningWasKnown = true
+                return try connect(configuration: configuration, capabilities: capabilities, logger: logger)
+            }
             throw error
         }
         return session
@@ -126,8 +132,13 @@ public final class FTPSession: @unchecked Sendable {
             // Some servers (IIS, old ProFTPD) only send UTF-8 names after this; failure is harmless.
             _ = try execute(.opts("UTF8 ON"))
         }
-        _ = try expect(.type("I"), { $0.isPositiveCompletion })
-        let pwdReply = try execute(.pwd)
+        // TYPE and PWD back to back: one round trip less at every login, and the first session
+        // learns whether the server copes with commands sent that way (see `pipelined`).
+        let pipelining = capabilities.snapshot.pipelining
+        if pipelining == .unknown { capabilities.pipeliningWasKnown = false }
+        let replies = try pipelined([.type("I"), .pwd])
+        guard replies[0].code.isPositiveCompletion else { throw .reply(command: "TYPE I", reply: replies[0]) }
+        let pwdReply = replies[1]
         if pwdReply.code == .pathnameCreated, let path = FTPPath.parse257(pwdReply.text), path.hasPrefix("/") {
             homeDirectory = FTPPath.normalize(path)
         }
@@ -303,13 +314,20 @@ public final class FTPSession: @unchecked Sendable {
     /// servers glob the LIST argument or read `-x` as options, so a directory named `[a]` or
     /// `-l` would list wrongly.
     public func list(directory path: String) throws(FTPError) -> DirectoryListing {
-        try changeDirectory(path)
+        // Where commands may be sent back to back, the CWD goes with the listing's EPSV and
+        // LIST: one round trip for all three (see `startTransfer`).
+        if canPipelineTransfers {
+            pendingDirectoryChange = path
+        } else {
+            try changeDirectory(path)
+        }
+        defer { pendingDirectoryChange = nil }
         workingDirectoryForLog = path
         do {
             return try listWorkingDirectory()
         } catch {
             // Entered but not listable: an upload-only directory ("drop box"), not a missing one.
-            if case .reply(_, let reply) = error, error.meaning != .notSupported,
+            if case .reply(let command, let reply) = error, !command.hasPrefix("CWD"), error.meaning != .notSupported,
                reply.code.isPermanentNegative || reply.code == .fileActionNotTaken
             {
                 throw .listingRefused(directory: path, reply: reply)
@@ -477,6 +495,13 @@ public final class FTPSession: @unchecked Sendable {
     /// Opens a data connection, sends `command` and waits for the server's go-ahead (1xx).
     /// The returned transfer owns the session until it is finished or aborted.
     public func startTransfer(_ command: Command, restartAt offset: UInt64 = 0) throws(FTPError) -> DataTransfer {
+        if canPipelineTransfers, let transfer = try startPipelinedTransfer(command, restartAt: offset) {
+            return transfer
+        }
+        if let directory = pendingDirectoryChange {
+            pendingDirectoryChange = nil
+            try changeDirectory(directory)
+        }
         let pending = try prepareDataConnection()
         var data: (any ByteStream)?
         do throws(FTPError) {
@@ -500,6 +525,97 @@ public final class FTPSession: @unchecked Sendable {
         } catch {
             data?.close()
             pending.close()
+            throw error
+        }
+    }
+
+    /// Whether a transfer's commands may go back to back: passive mode with EPSV, on a server
+    /// proven to answer commands sent that way.
+    var canPipelineTransfers: Bool {
+        guard case .passive = configuration.dataConnectionMode, !configuration.disableEPSV else { return false }
+        let known = capabilities.snapshot
+        return known.pipelining == .works && !known.epsvRefused
+    }
+
+    /// A CWD to send with the next transfer (a listing): set by `list`.
+    private var pendingDirectoryChange: String?
+
+    /// Starts a transfer with its commands sent back to back, [CWD,] EPSV, [REST,] and the
+    /// command, then reads their replies in order, connecting the data connection once EPSV's
+    /// arrives: one round trip where sending one at a time takes two to four. (A passive server
+    /// waits for the data connection before it answers the command, so the command may arrive
+    /// first.) Nil when the server refused EPSV: the caller starts again with PASV.
+    private func startPipelinedTransfer(_ command: Command, restartAt offset: UInt64) throws(FTPError) -> DataTransfer? {
+        var commands: [Command] = []
+        let directoryChange = pendingDirectoryChange.map(Command.cwd)
+        pendingDirectoryChange = nil
+        if let directoryChange { commands.append(directoryChange) }
+        commands.append(.epsv)
+        if offset > 0 { commands.append(.rest(offset)) }
+        commands.append(command)
+        for each in commands { try send(each) }
+
+        var failure: FTPError?
+        if let directoryChange {
+            let reply = try readReply()
+            if !reply.code.isPositiveCompletion { failure = .reply(command: directoryChange.loggable, reply: reply) }
+        }
+        let epsvReply = try readReply()
+        guard epsvReply.code == .enteringExtendedPassiveMode, let port = PassiveReply.parseEPSV(epsvReply.text) else {
+            // Without a data connection the server answers the rest at once (425).
+            for _ in commands.drop(while: { $0 != .epsv }).dropFirst() { _ = try readReply() }
+            if epsvReply.code.isPermanentNegative && failure == nil {
+                logger.info("server refused EPSV (\(epsvReply.lines.first ?? "")); using PASV from now on")
+                capabilities.update { $0.epsvRefused = true }
+                return nil
+            }
+            throw failure ?? .reply(command: "EPSV", reply: epsvReply)
+        }
+        let socket: Socket
+        do {
+            socket = try connectData(SocketAddress(host: control.socket.peer.host, port: port))
+        } catch {
+            // A server that refuses the command at once closes its listener too (a quota, a
+            // name not allowed): its refusal is the error, and the session is back in step.
+            let remaining = offset > 0 ? 2 : 1
+            if let replies = try? withReplyTimeout(2, { () throws(FTPError) -> [Reply] in
+                try (0..<remaining).map { (_) throws(FTPError) in try readReply() }
+            }), let last = replies.last, last.code.isTransientNegative || last.code.isPermanentNegative {
+                isUsable = true
+                throw failure ?? .reply(command: command.loggable, reply: last)
+            }
+            throw error
+        }
+        do throws(FTPError) {
+            if offset > 0 {
+                let restReply = try readReply()
+                guard restReply.code == .fileActionPending else {
+                    _ = try readReply()  // the command's own answer
+                    throw failure ?? .reply(command: "REST", reply: restReply)
+                }
+            }
+            let reply = try readReply()
+            if reply.code.isPositiveCompletion {
+                // Some servers answer an empty listing with 226 straight away, without a 1xx.
+                socket.close()
+                if let failure { throw failure }
+                return DataTransfer(session: self, data: nil, command: command, completed: reply)
+            }
+            guard reply.code.isPositivePreliminary else {
+                throw failure ?? .reply(command: command.loggable, reply: reply)
+            }
+            let stream = try establish(.connected(socket))
+            transferInProgress = true
+            let transfer = DataTransfer(session: self, data: stream, command: command, completed: nil)
+            if let failure {
+                // The CWD failed, so this lists the wrong directory: read it to its end, so the
+                // session stays in step, and report the CWD's refusal.
+                _ = try? transfer.readToEnd(limit: Self.listingLimit)
+                throw failure
+            }
+            return transfer
+        } catch {
+            socket.close()
             throw error
         }
     }
@@ -673,6 +789,14 @@ public final class ServerCapabilities: Sendable {
         /// Whether the server answers commands sent back to back (see `FTPSession.pipelined`).
         public var pipelining = Pipelining.unknown
     }
+
+    /// Set while the first session probes pipelining (`FTPSession.negotiate`), so that a probe
+    /// that found it broken gets one more login, sending one command at a time.
+    public var pipeliningWasKnown: Bool {
+        get { probed.withLock { $0 } }
+        set { probed.withLock { $0 = newValue } }
+    }
+    private let probed = Mutex(true)
 
     public enum Pipelining: Sendable {
         case unknown, works, broken

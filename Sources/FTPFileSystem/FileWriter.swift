@@ -292,8 +292,9 @@ final class FileWriter: @unchecked Sendable {
                 throw error
             }
         }
+        let serverTime: FTPTimestamp?
         do {
-            try verify(upload)
+            serverTime = try verify(upload)
             try place(upload)
         } catch {
             discard(upload)
@@ -309,7 +310,7 @@ final class FileWriter: @unchecked Sendable {
         }
         serverHasFile = true
         size = upload.size
-        applyPendingAttributes(replaced: upload.placement == .temporary)
+        applyPendingAttributes(replaced: upload.placement == .temporary, serverTime: serverTime)
         generation &+= 1
         publish()
         context.onCommitted(self)
@@ -854,9 +855,9 @@ final class FileWriter: @unchecked Sendable {
     /// Compares the uploaded file with what was sent (`UploadVerifier`). A mismatch sends the
     /// content again once when it is all at hand (a local copy, or a stream's pipeline still
     /// holding all of it); otherwise, or when that fails too, the commit fails.
-    private func verify(_ upload: CompletedUpload) throws(FTPError) {
+    private func verify(_ upload: CompletedUpload) throws(FTPError) -> FTPTimestamp? {
         do {
-            try context.verifier.check(upload.target, size: upload.size, digest: upload.digest)
+            return try context.verifier.check(upload.target, size: upload.size, digest: upload.digest)
         } catch where error.meaning == .protocolViolation {
             switch upload.resendSource {
             case .none:
@@ -881,7 +882,7 @@ final class FileWriter: @unchecked Sendable {
                 logger.notice("upload of \(path) failed verification (\(error)); sending it again")
                 try context.transfers.resend(pipeline, to: upload.target)
             }
-            try context.verifier.check(upload.target, size: upload.size, digest: upload.digest)
+            return try context.verifier.check(upload.target, size: upload.size, digest: upload.digest)
         }
     }
 
@@ -914,7 +915,7 @@ final class FileWriter: @unchecked Sendable {
     /// Applies what was set while the file existed only locally, and restores the mode an
     /// atomic replacement lost; then learns the time the server gave the file. Failures are
     /// logged: the upload itself succeeded.
-    private func applyPendingAttributes(replaced: Bool) {
+    private func applyPendingAttributes(replaced: Bool, serverTime: FTPTimestamp?) {
         let store = context.store
         let restoredMode = replaced ? originalPermissions.flatMap { $0 == 0o644 ? nil : $0 } : nil
         if let mode = pendingMode ?? restoredMode {
@@ -935,7 +936,9 @@ final class FileWriter: @unchecked Sendable {
                 logger.warning("could not set the modification time of \(path): \(error)")
             }
         }
-        if store.abilities.canReportTime, let time = try? store.modificationTime(of: serverPath) {
+        if let serverTime {
+            modified = Timestamp(serverTime)  // learned with the verification; a rename keeps it
+        } else if store.abilities.canReportTime, let time = try? store.modificationTime(of: serverPath) {
             modified = Timestamp(time)
         } else {
             modified = .now()

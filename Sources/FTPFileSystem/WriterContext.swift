@@ -164,10 +164,13 @@ struct UploadVerifier: Sendable {
     /// server that answers HASH with "not supported" or "bad argument" (501) is checked by
     /// SIZE instead; one that will not say anything about the file (an upload-only directory)
     /// leaves its transfer's confirmation as the only check. A mismatch is a
-    /// `.protocolViolation`.
-    func check(_ target: String, size: UInt64, digest: FileDigest?) throws(FTPError) {
+    /// `.protocolViolation`. Returns the file's modification time when the check learned it
+    /// on the way (SIZE and MDTM go together: the time the server gave the upload is wanted
+    /// next, and a rename keeps it).
+    @discardableResult
+    func check(_ target: String, size: UInt64, digest: FileDigest?) throws(FTPError) -> FTPTimestamp? {
         let directory = FTPPath.parent(target)
-        if mode == .off { return }
+        if mode == .off { return nil }
         if mode == .auto, let digest {
             do throws(FTPError) {
                 let actual = try store.digest(of: target, algorithm: digest.algorithm)
@@ -175,26 +178,32 @@ struct UploadVerifier: Sendable {
                     logger.error("upload to \(target) failed verification: the server's \(digest.algorithm.rawValue) is \(actual), sent \(digest.hex)")
                     throw FTPError.protocolViolation("\(digest.algorithm.rawValue) mismatch after upload")
                 }
-                return
+                return nil
             } catch where [.notSupported, .badArgument].contains(error.meaning) {
                 logger.info("the server would not hash \(target) (\(error)); checking its size instead")
             } catch where [.notFound, .permissionDenied].contains(error.meaning) && isDropBox(directory) {
-                return
+                return nil
             }
         }
-        guard mode == .size || store.abilities.canReportSize else { return }
+        guard mode == .size || store.abilities.canReportSize else { return nil }
         let actual: UInt64
+        let time: FTPTimestamp?
         do throws(FTPError) {
-            actual = try store.size(of: target)
+            if store.abilities.canReportTime {
+                (actual, time) = try store.sizeAndModificationTime(of: target)
+            } else {
+                (actual, time) = (try store.size(of: target), nil)
+            }
         } catch where [.notFound, .permissionDenied].contains(error.meaning) && isDropBox(directory) {
             logger.debug("upload to \(target) in an upload-only directory: the server's confirmation is the only check")
-            return
+            return nil
         } catch where error.meaning == .notSupported {
-            return
+            return nil
         }
         guard actual == size else {
             logger.error("upload to \(target) failed verification: the server has \(actual) bytes, sent \(size)")
             throw .protocolViolation("size mismatch after upload")
         }
+        return time
     }
 }

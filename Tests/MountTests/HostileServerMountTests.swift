@@ -102,3 +102,46 @@ struct HostileServerMountTests {
         }
     }
 }
+
+/// ftpfs sends commands whose outcome does not change the next back to back (TYPE+PWD at
+/// login, EPSV with the transfer's command, CWD with a listing, RNFR+RNTO, SIZE+MDTM). A server
+/// that drops commands sent that way is found out at the first login and gets one at a time.
+@Suite(.serialized, .enabled(if: TestRequirements.canRun(.fuse, .pyftpdlib)))
+struct PipeliningMountTests {
+    @Test func aServerThatDropsPipelinedCommandsGetsOneAtATime() throws {
+        try TestRequirements.require(.pyftpdlib, .fuse)
+        let root = try TestDirectory.make("no-pipelining")
+        defer { TestDirectory.cleanUp(root) }
+        try "old\n".write(toFile: root + "/existing.txt", atomically: false, encoding: .utf8)
+        let server = try FTPTestServer.startPyftpdlib(root: root, users: [.standard], quirks: ["no-pipelining"])
+        defer { server.stop() }
+        try TestMount.withMount(url: server.url()) { mount in
+            try WriteFixture.script("""
+                ls "$M/.." > /dev/null
+                test "$(cat "$M/../existing.txt")" = old
+                echo new > "$M/../existing.txt"
+                echo made > "$M/made.txt"
+                mv "$M/made.txt" "$M/moved.txt"
+                test "$(cat "$S/moved.txt")" = made
+                test "$(cat "$S/../existing.txt")" = new
+                """, mount: mount, server: server, directory: "work")
+            #expect(mount.stderr.contains("sending one at a time"), "\(mount.stderr.suffix(1500))")
+        }
+    }
+
+    @Test func aServerThatTakesPipelinedCommandsGetsThemInOneRoundTrip() throws {
+        try TestRequirements.require(.pyftpdlib, .fuse)
+        let root = try TestDirectory.make("pipelining")
+        defer { TestDirectory.cleanUp(root) }
+        try "content\n".write(toFile: root + "/file.txt", atomically: false, encoding: .utf8)
+        let server = try FTPTestServer.startPyftpdlib(root: root, users: [.standard])
+        defer { server.stop() }
+        try TestMount.withMount(url: server.url()) { mount in
+            let read = try Shell.run(["cat", mount.path("file.txt")], timeout: .seconds(30)).check()
+            #expect(read.stdout == "content\n")
+        }
+        // EPSV, then RETR before its reply was read: the commands went back to back.
+        let commands = server.receivedCommands()
+        #expect(commands.contains("RETR /file.txt"), "\(commands)")
+    }
+}

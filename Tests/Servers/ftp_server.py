@@ -1110,6 +1110,26 @@ def _trickle_data(setup, value):
     setup.handler_attributes["use_sendfile"] = False
 
 
+class NoPipeliningMixin:
+    """Reads one command per receive and throws away whatever came with it, as some servers and
+    middleboxes do: a client that sends commands back to back waits for replies that never
+    come."""
+
+    def recv(self, buffer_size):
+        data = super().recv(buffer_size)
+        end = data.find(b"\r\n")
+        if 0 <= end < len(data) - 2:
+            self.log("dropping %d bytes sent after a command (quirk no-pipelining)" % (len(data) - end - 2))
+            data = data[:end + 2]
+        return data
+
+
+@quirk("no-pipelining", "drop whatever arrives after the first command of a receive (commands sent "
+                        "back to back are lost)")
+def _no_pipelining(setup, value):
+    setup.handler_mixins.append(NoPipeliningMixin)
+
+
 # --------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------
