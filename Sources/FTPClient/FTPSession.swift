@@ -164,11 +164,11 @@ public final class FTPSession: @unchecked Sendable {
     /// read as the answer to the wrong command. Signs: a transfer's reply (1xx, 225, 226) to a
     /// command that opens none, or more bytes waiting after a final reply, which nothing asked
     /// for.
-    func checkInStep(after command: Command, reply: Reply) throws(FTPError) {
+    func checkInStep(after command: Command, reply: Reply, isLast: Bool = true) throws(FTPError) {
         let opensTransfer = Self.transferVerbs.contains(command.verb.uppercased())
         let transferReply = reply.code.isPositivePreliminary || [225, 226].contains(reply.code.rawValue)
         if opensTransfer && reply.code.isPositivePreliminary { return }
-        if (transferReply && !opensTransfer) || control.hasBufferedInput {
+        if (transferReply && !opensTransfer) || (isLast && control.hasBufferedInput) {
             isUsable = false
             logger.notice("the server's replies are out of step with the commands (\(reply.lines.first ?? "") to \(command.verb)); dropping the session")
             throw .protocolViolation("reply out of step: \(reply.lines.first ?? "") to \(command.verb)")
@@ -208,7 +208,9 @@ public final class FTPSession: @unchecked Sendable {
             }
         }
         if !proven { capabilities.update { $0.pipelining = .works } }
-        try checkInStep(after: commands[commands.count - 1], reply: replies[replies.count - 1])
+        for (position, (command, reply)) in zip(commands, replies).enumerated() {
+            try checkInStep(after: command, reply: reply, isLast: position == commands.count - 1)
+        }
         return replies
     }
 
@@ -534,7 +536,7 @@ public final class FTPSession: @unchecked Sendable {
     var canPipelineTransfers: Bool {
         guard case .passive = configuration.dataConnectionMode, !configuration.disableEPSV else { return false }
         let known = capabilities.snapshot
-        return known.pipelining == .works && !known.epsvRefused
+        return known.pipelining == .works && known.epsvConfirmed && !known.epsvRefused
     }
 
     /// A CWD to send with the next transfer (a listing): set by `list`.
@@ -672,6 +674,8 @@ public final class FTPSession: @unchecked Sendable {
         if !configuration.disableEPSV && !capabilities.snapshot.epsvRefused {
             let reply = try execute(.epsv)
             if reply.code == .enteringExtendedPassiveMode, let port = PassiveReply.parseEPSV(reply.text) {
+                // Once EPSV is known to work, later transfers send it with their command.
+                if !capabilities.snapshot.epsvConfirmed { capabilities.update { $0.epsvConfirmed = true } }
                 return .connected(try connectData(SocketAddress(host: peer.host, port: port)))
             }
             if reply.code.isPermanentNegative {
@@ -788,6 +792,9 @@ public final class ServerCapabilities: Sendable {
         public var renameUnsupported = false
         /// Whether the server answers commands sent back to back (see `FTPSession.pipelined`).
         public var pipelining = Pipelining.unknown
+        /// EPSV worked once: transfers may send it with their command (a server without it
+        /// might leave the command that follows it unanswered).
+        public var epsvConfirmed = false
     }
 
     /// Set while the first session probes pipelining (`FTPSession.negotiate`), so that a probe

@@ -648,7 +648,7 @@ final class FileWriter: @unchecked Sendable {
     /// error, no way back to the server within `timeout` seconds, resumes that keep failing
     /// without a byte getting through, or more missing than the pipeline holds.
     private func resumeAfterLoss(_ stream: UploadStream, error: FTPError) -> Bool {
-        guard error.meaning == .connectionLost || error.meaning == .transferInterrupted else { return false }
+        guard error.isConnectionLost || error.meaning == .transferInterrupted else { return false }
         stream.pipeline.cancel()  // no sender runs (a failed one has stopped already)
         stream.transfer.abort()
         if stream.pipeline.lastProgress > stream.lastResume {
@@ -833,7 +833,7 @@ final class FileWriter: @unchecked Sendable {
                 return CompletedUpload(target: target, placement: placement, size: sent, digest: digest,
                                        resendSource: local.map { .local($0) } ?? .empty)
             } catch {
-                if case .remote(let failure) = error, failure.meaning == .connectionLost, attempt < 4 {
+                if case .remote(let failure) = error, failure.isConnectionLost, attempt < 4 {
                     attempt += 1
                     logger.notice("upload of \(path) lost its connection (\(failure)); sending it again")
                     usleep(UInt32(100_000 * attempt))

@@ -28,7 +28,7 @@ struct ServerChanges: Sendable {
             do {
                 try change()
                 return
-            } catch where error.meaning == .connectionLost && MonotonicClock.now < deadline {
+            } catch where error.isConnectionLost && MonotonicClock.now < deadline {
                 logger.info("connection lost during \(what) (\(error)); checking whether the server did it")
                 if try hasHappened() { return }
             }
